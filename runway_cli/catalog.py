@@ -1,0 +1,162 @@
+"""The text-to-image model catalog: one data table (``models.json``) and typed views of it.
+
+Everything model-specific (prompt limits, ratios, reference-image bounds, output options,
+extra parameters) lives in the table; code asks the table instead of testing model names.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+DEFAULT_MODEL = "gen4_image"
+
+
+@dataclass(frozen=True)
+class RatioSpec:
+    values: tuple[str, ...]
+    required: bool
+    default: str | None
+    freeform_min_pixels: int | None = None
+    freeform_max_pixels: int | None = None
+
+    @property
+    def freeform(self) -> bool:
+        return self.freeform_min_pixels is not None
+
+
+@dataclass(frozen=True)
+class ReferenceSpec:
+    min: int
+    max: int | None
+    required: bool
+    fields: tuple[str, ...]
+    subject_limits: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OutputCountSpec:
+    choices: tuple[int, ...] | None = None
+    min: int = 1
+    max: int | None = None
+
+    def allows(self, n: int) -> bool:
+        if self.choices is not None:
+            return n in self.choices
+        return n >= self.min and (self.max is None or n <= self.max)
+
+    def describe(self) -> str:
+        if self.choices is not None:
+            return " or ".join(str(c) for c in self.choices)
+        return f"{self.min}-{self.max}" if self.max is not None else f"{self.min} or more"
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str
+    type: str
+    values: tuple[str, ...] = ()
+    min: int | None = None
+    max: int | None = None
+
+
+@dataclass(frozen=True)
+class Model:
+    id: str
+    prompt_min: int
+    prompt_max: int | None
+    ratio: RatioSpec
+    reference_images: ReferenceSpec | None
+    output_count: OutputCountSpec | None
+    output_formats: tuple[str, ...] | None
+    default_output_format: str | None
+    output_kind: str
+    params: dict[str, ParamSpec]
+    source: str
+    notes: str | None = None
+
+    @property
+    def max_refs(self) -> int:
+        if self.reference_images is None:
+            return 0
+        return self.reference_images.max if self.reference_images.max is not None else 10**6
+
+
+def _model_from_row(row: dict[str, Any]) -> Model:
+    ratio = row["ratio"]
+    freeform = ratio.get("freeform") or {}
+    refs = row.get("reference_images")
+    count = row.get("output_count")
+    return Model(
+        id=row["id"],
+        prompt_min=row["prompt"]["min"],
+        prompt_max=row["prompt"]["max"],
+        ratio=RatioSpec(
+            values=tuple(ratio["values"]),
+            required=ratio["required"],
+            default=ratio["default"],
+            freeform_min_pixels=freeform.get("min_pixels"),
+            freeform_max_pixels=freeform.get("max_pixels"),
+        ),
+        reference_images=None
+        if refs is None
+        else ReferenceSpec(
+            min=refs["min"],
+            max=refs["max"],
+            required=refs["required"],
+            fields=tuple(refs["fields"]),
+            subject_limits=dict(refs.get("subject_limits") or {}),
+        ),
+        output_count=None
+        if count is None
+        else OutputCountSpec(
+            choices=tuple(count["choices"]) if "choices" in count else None,
+            min=count.get("min", 1),
+            max=count.get("max"),
+        ),
+        output_formats=tuple(row["output_formats"]) if row["output_formats"] else None,
+        default_output_format=row["default_output_format"],
+        output_kind=row["output_kind"],
+        params={
+            name: ParamSpec(
+                name=name,
+                type=spec["type"],
+                values=tuple(spec.get("values", ())),
+                min=spec.get("min"),
+                max=spec.get("max"),
+            )
+            for name, spec in row["params"].items()
+        },
+        source=row["source"],
+        notes=row.get("notes"),
+    )
+
+
+@cache
+def all_models() -> dict[str, Model]:
+    """Every known model, keyed by id, in catalog order."""
+    text = resources.files("runway_cli").joinpath("models.json").read_text(encoding="utf-8")
+    return {row["id"]: _model_from_row(row) for row in json.loads(text)["models"]}
+
+
+def get_model(model_id: str) -> Model | None:
+    return all_models().get(model_id)
+
+
+def utf16_length(text: str) -> int:
+    """Length as the API counts it: UTF-16 code units (an emoji outside the BMP counts 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def parse_ratio(ratio: str) -> tuple[int, int] | None:
+    """``"1280:720"`` -> ``(1280, 720)``; None for keywords such as ``auto`` or junk."""
+    w, sep, h = ratio.partition(":")
+    if not sep or not w.isdigit() or not h.isdigit():
+        return None
+    width, height = int(w), int(h)
+    if width <= 0 or height <= 0:
+        return None
+    return width, height

@@ -1,0 +1,589 @@
+"""The command line: parse options, call the modules below, render, map errors to exit codes.
+
+This is the only module that imports typer. ``main()`` is the single error boundary: every
+expected failure is a ``RunwayImgError`` and becomes one stderr line plus its exit status.
+"""
+
+from __future__ import annotations
+
+import shlex
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+from collections.abc import Callable
+from functools import wraps
+from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
+
+import typer
+
+from runway_cli import __version__, catalog, config, render
+from runway_cli.connect import Connection, connect
+from runway_cli.downloads import SavedFile, check_destination, output_urls, plan_paths, save_output
+from runway_cli.errors import (
+    AuthenticationError,
+    InvalidResponseError,
+    RunwayImgError,
+    SaveError,
+    TaskError,
+    UsageError,
+)
+from runway_cli.exit_codes import ExitStatus, exit_status_for
+from runway_cli.validation import (
+    check_api_key,
+    check_base_url,
+    check_prompt,
+    check_ratio,
+    check_task_id,
+    check_timeout,
+)
+from runway_cli.waiting import PollSchedule, wait_for_task
+
+app = typer.Typer(
+    name="runway-img",
+    help="Turn text prompts into images with the Runway API.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+auth_app = typer.Typer(help="Store, check and remove your Runway API key.", no_args_is_help=True)
+app.add_typer(auth_app, name="auth")
+
+
+class Interrupted(RunwayImgError):
+    """Ctrl-C or SIGTERM: exit 130 after saying how to pick up where we left off."""
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def boundary(func: Callable[P, R]) -> Callable[P, R]:
+    """The single error boundary every command runs inside.
+
+    Expected failures (``RunwayImgError``) become one stderr line and their documented exit
+    status; Ctrl-C and SIGTERM exit 130. Anything else is a bug and keeps its traceback
+    (without local variables, so the key never shows).
+    """
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except Interrupted as exc:
+            render.error(exc)
+            raise typer.Exit(ExitStatus.INTERRUPTED) from None
+        except RunwayImgError as exc:
+            render.error(exc)
+            raise typer.Exit(exit_status_for(exc)) from None
+        except KeyboardInterrupt:
+            render.note("Interrupted.")
+            raise typer.Exit(ExitStatus.INTERRUPTED) from None
+
+    return wrapper
+
+
+# -- shared options --------------------------------------------------------------------------
+
+ApiKeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--api-key",
+        help="Runway API key (default: $RUNWAYML_API_SECRET, then the stored key).",
+        show_default=False,
+    ),
+]
+BaseUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--base-url",
+        help="API base URL (default: $RUNWAYML_BASE_URL or https://api.dev.runwayml.com).",
+        show_default=False,
+    ),
+]
+SandboxOpt = Annotated[
+    bool,
+    typer.Option(
+        "--sandbox",
+        help="Run against the built-in local sandbox: no key, no credits "
+        "(or set RUNWAY_IMG_SANDBOX=1).",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+OutputOpt = Annotated[
+    str | None,
+    typer.Option(
+        "-o",
+        "--output",
+        help="File (or existing folder) to save to. Default: <task id>.<ext> here; "
+        "several outputs get numbered names.",
+        show_default=False,
+    ),
+]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite existing files.")]
+TimeoutOpt = Annotated[
+    float, typer.Option("--timeout", help="Seconds to wait for the task before giving up.")
+]
+VerboseOpt = Annotated[
+    bool, typer.Option("-v", "--verbose", help="Log each HTTP request to stderr.")
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        render.data(f"runway-img {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """Turn text prompts into images with the Runway API.
+
+    Exit codes: 0 ok, 1 unexpected error, 2 bad input, 3 missing/invalid key, 4 task failed,
+    5 task cancelled, 6 timed out waiting, 7 network/server trouble, 8 saving failed,
+    130 interrupted.
+    """
+
+
+def _setup_logging(verbose: bool) -> None:
+    if not verbose:
+        return
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    logger = logging.getLogger("runway_cli")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
+def _announce(conn: Connection) -> None:
+    for line in conn.notes:
+        render.note(line) if conn.sandbox else render.warn(line)
+
+
+def _resume_command(task_id: str, output: str | None, conn_flags: list[str]) -> str:
+    parts = ["runway-img", "download", task_id]
+    if output:
+        parts += ["-o", output]
+    return shlex.join(parts + conn_flags)
+
+
+def _conn_flags(sandbox: bool, base_url: str | None) -> list[str]:
+    from runway_cli.connect import sandbox_requested
+
+    if sandbox_requested(sandbox):
+        return ["--sandbox"]
+    return ["--base-url", base_url] if base_url else []
+
+
+# -- generate ---------------------------------------------------------------------------------
+
+
+def _read_prompt(prompt: str) -> str:
+    if prompt != "-":
+        return prompt
+    if sys.stdin.isatty():
+        render.note("Reading the prompt from stdin; end with Ctrl-D.")
+    try:
+        text = sys.stdin.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"Could not read the prompt from stdin: {exc}.") from None
+    return text.rstrip("\r\n")
+
+
+@app.command()
+@boundary
+def generate(
+    prompt: Annotated[str, typer.Argument(help='The prompt, or "-" to read it from stdin.')],
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Model id (see runway-img models).")
+    ] = catalog.DEFAULT_MODEL,
+    ratio: Annotated[
+        str | None,
+        typer.Option(
+            "--ratio", "-r", help="WIDTH:HEIGHT, e.g. 1280:720 (default depends on the model).",
+            show_default=False,
+        ),
+    ] = None,
+    output: OutputOpt = None,
+    force: ForceOpt = False,
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="Print the task id and exit without waiting.")
+    ] = False,
+    timeout: TimeoutOpt = 600.0,
+    json_out: JsonOpt = False,
+    api_key: ApiKeyOpt = None,
+    base_url: BaseUrlOpt = None,
+    sandbox: SandboxOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Create an image from PROMPT, wait for it and save it.
+
+    Prints the saved file paths (one per line) on stdout.
+    """
+    _setup_logging(verbose)
+    text = _read_prompt(prompt)
+    spec = catalog.get_model(model)
+    if spec is None:
+        render.warn(f"{model} is not in the model catalog; sending it as given.")
+    chosen_ratio = ratio if ratio is not None else (spec.ratio.default if spec else None)
+    if chosen_ratio is None and spec is None:
+        raise UsageError(f"--ratio is required for {model}, which is not in the catalog.")
+    check_prompt(text, spec)
+    if chosen_ratio is not None:
+        check_ratio(chosen_ratio, spec)
+    check_timeout(timeout)
+    if not no_wait:
+        if output is not None:
+            for path in plan_paths("task", 1, output, "png"):
+                check_destination(path, force=force)
+        else:
+            check_destination(Path("runway-img-check"), force=True)
+    body: dict[str, Any] = {"model": model, "promptText": text}
+    if chosen_ratio is not None:
+        body["ratio"] = chosen_ratio
+    flags = _conn_flags(sandbox, base_url)
+
+    with connect(api_key=api_key, base_url=base_url, sandbox=sandbox) as conn:
+        _announce(conn)
+        try:
+            created = conn.client.create_text_to_image(body)
+        except KeyboardInterrupt:
+            raise Interrupted(
+                "Interrupted while creating the task; it may have been created.",
+                hint="Check the Runway dashboard before generating again.",
+            ) from None
+        task_id = created["id"]
+        summary = {"id": task_id, "model": model, "ratio": chosen_ratio, "prompt": text}
+        if no_wait:
+            if json_out:
+                render.print_json(_result(summary, {"id": task_id, "status": "PENDING", **created}, []))
+            else:
+                render.data(task_id)
+            render.note(f"Task {task_id} created. Fetch it later: {_resume_command(task_id, output, flags)}")
+            return
+        render.note(f"Task {task_id} created.")
+        _wait_and_save(conn, task_id, None, output, force, timeout, json_out, summary, flags)
+
+
+def _wait_and_save(
+    conn: Connection,
+    task_id: str,
+    current: dict[str, Any] | None,
+    output: str | None,
+    force: bool,
+    timeout: float,
+    json_out: bool,
+    summary: dict[str, Any],
+    flags: list[str],
+) -> None:
+    resume = _resume_command(task_id, output, flags)
+    task: dict[str, Any] = current or {"id": task_id}
+    try:
+        with render.WaitDisplay(task_id) as display:
+            task = wait_for_task(
+                conn.client.get_task,
+                task_id,
+                timeout=timeout,
+                schedule=PollSchedule.from_env(),
+                on_update=display.update,
+                current=current,
+            )
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"Stopped waiting; task {task_id} keeps running on Runway.",
+            hint=f"Resume with: {resume}",
+        ) from None
+    except TaskError as exc:
+        if json_out:
+            render.print_json(_result(summary, exc.task or task, []))
+        if exc.hint is None and exc.task.get("status") not in ("FAILED", "CANCELLED"):
+            exc.hint = f"Resume with: {resume}"
+        raise
+    urls = output_urls(task)
+    if not urls:
+        raise InvalidResponseError(
+            f"Task {task_id} succeeded but returned no output URLs.",
+            hint=f"Try again later with: {resume}",
+        )
+    try:
+        saved = _save_all(conn, task_id, urls, output, force)
+    except SaveError as exc:
+        exc.hint = f"Task {task_id} succeeded; nothing was overwritten. Retry with: {resume}"
+        raise
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"Download interrupted; task {task_id} succeeded and its image is still on Runway.",
+            hint=f"Resume with: {resume}",
+        ) from None
+    if json_out:
+        render.print_json(_result(summary, task, saved))
+    else:
+        for item in saved:
+            render.data(str(item.path))
+
+
+def _save_all(
+    conn: Connection, task_id: str, urls: list[str], output: str | None, force: bool
+) -> list[SavedFile]:
+    count = len(urls)
+    for path in plan_paths(task_id, count, output, "png"):
+        if output is not None:
+            try:
+                check_destination(path, force=force)
+            except UsageError as exc:
+                raise SaveError(exc.message, task_id=task_id) from None
+    saved: list[SavedFile] = []
+    for index, url in enumerate(urls):
+
+        def choose(kind: str, index: int = index) -> Path:
+            path = plan_paths(task_id, count, output, kind)[index]
+            if output is None and path.exists() and not force:
+                raise SaveError(f"{path} already exists.", task_id=task_id)
+            return path
+
+        def refresh(index: int = index) -> str:
+            fresh = output_urls(conn.client.get_task(task_id))
+            if index >= len(fresh):
+                raise SaveError(f"Task {task_id} no longer lists output {index + 1}.")
+            return fresh[index]
+
+        saved.append(save_output(conn.client, url, choose, force=force, refresh_url=refresh))
+    return saved
+
+
+def _result(summary: dict[str, Any], task: dict[str, Any], saved: list[SavedFile]) -> dict[str, Any]:
+    cost = task.get("cost") or task.get("estimatedCost") or {}
+    result: dict[str, Any] = {
+        "id": task.get("id", summary.get("id")),
+        "status": task.get("status"),
+        "model": summary.get("model"),
+        "ratio": summary.get("ratio"),
+        "prompt": summary.get("prompt"),
+        "output": task.get("output") or [],
+        "files": [str(item.path) for item in saved],
+        "cost": cost.get("credits") if isinstance(cost, dict) else None,
+    }
+    if task.get("status") == "FAILED":
+        result["failure"] = task.get("failure")
+        result["failureCode"] = task.get("failureCode")
+    return result
+
+
+# -- status & download ------------------------------------------------------------------------
+
+
+@app.command()
+@boundary
+def status(
+    task_id: Annotated[str, typer.Argument(help="The task id (a UUID).")],
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the API's task object as JSON.")
+    ] = False,
+    api_key: ApiKeyOpt = None,
+    base_url: BaseUrlOpt = None,
+    sandbox: SandboxOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Show a task: state, progress, created time, cost, outputs or failure."""
+    _setup_logging(verbose)
+    task_id = check_task_id(task_id)
+    with connect(api_key=api_key, base_url=base_url, sandbox=sandbox) as conn:
+        _announce(conn)
+        task = conn.client.get_task(task_id)
+    if json_out:
+        render.print_json(task)
+    else:
+        for line in render.task_view(task):
+            render.data(line)
+
+
+@app.command()
+@boundary
+def download(
+    task_id: Annotated[str, typer.Argument(help="The task id (a UUID).")],
+    output: OutputOpt = None,
+    force: ForceOpt = False,
+    timeout: TimeoutOpt = 600.0,
+    json_out: JsonOpt = False,
+    api_key: ApiKeyOpt = None,
+    base_url: BaseUrlOpt = None,
+    sandbox: SandboxOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Save a task's images (waiting first if it is still running)."""
+    _setup_logging(verbose)
+    task_id = check_task_id(task_id)
+    check_timeout(timeout)
+    flags = _conn_flags(sandbox, base_url)
+    with connect(api_key=api_key, base_url=base_url, sandbox=sandbox) as conn:
+        _announce(conn)
+        task = conn.client.get_task(task_id)
+        summary: dict[str, Any] = {"id": task_id}
+        _wait_and_save(conn, task_id, task, output, force, timeout, json_out, summary, flags)
+
+
+# -- auth ---------------------------------------------------------------------------------------
+
+
+@auth_app.command("login")
+@boundary
+def auth_login(
+    with_token: Annotated[
+        bool, typer.Option("--with-token", help="Read the key from stdin instead of prompting.")
+    ] = False,
+    base_url: BaseUrlOpt = None,
+    verify: Annotated[
+        bool, typer.Option("--verify/--no-verify", help="Check the key with the API first.")
+    ] = True,
+) -> None:
+    """Store your API key (read from a hidden prompt, or from stdin)."""
+    if with_token or not sys.stdin.isatty():
+        key = sys.stdin.readline().strip()
+    else:
+        key = typer.prompt("Paste your Runway API key", hide_input=True).strip()
+    check_api_key(key, "stdin" if with_token or not sys.stdin.isatty() else "the prompt")
+    if verify:
+        from runway_cli.client import RunwayClient
+
+        url = check_base_url(config.resolve_base_url(base_url))
+        with RunwayClient(url, key) as client:
+            try:
+                org = client.get_organization()
+            except AuthenticationError as exc:
+                exc.message = "Runway rejected this key (HTTP 401); it was not stored."
+                raise
+        balance = org.get("creditBalance")
+        render.note(f"Key accepted by {url} (credit balance: {balance}).")
+    path = config.store_key(key)
+    render.note(f"Stored the key in {path} (readable only by you).")
+
+
+@auth_app.command("status")
+@boundary
+def auth_status(
+    api_key: ApiKeyOpt = None,
+    base_url: BaseUrlOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Say where the key comes from, show it masked, and check it works."""
+    resolved, warnings = config.resolve_key(api_key)
+    for line in warnings:
+        render.warn(line)
+    from runway_cli.client import RunwayClient
+
+    url = check_base_url(config.resolve_base_url(base_url))
+    info: dict[str, Any] = {
+        "source": resolved.source,
+        "key": config.mask_key(resolved.key),
+        "baseUrl": url,
+    }
+    with RunwayClient(url, resolved.key) as client:
+        try:
+            org = client.get_organization()
+        except AuthenticationError as exc:
+            info["valid"] = False
+            _print_auth(info, json_out)
+            exc.message = f"The key from {resolved.source} was rejected (HTTP 401)."
+            raise
+    info["valid"] = True
+    info["creditBalance"] = org.get("creditBalance")
+    _print_auth(info, json_out)
+
+
+def _print_auth(info: dict[str, Any], json_out: bool) -> None:
+    if json_out:
+        render.print_json(info)
+        return
+    render.data(f"Key:     {info['key']} (from {info['source']})")
+    render.data(f"API:     {info['baseUrl']}")
+    if info.get("valid"):
+        render.data(f"Valid:   yes (credit balance: {info.get('creditBalance')})")
+    else:
+        render.data("Valid:   no")
+
+
+@auth_app.command("logout")
+@boundary
+def auth_logout() -> None:
+    """Remove the stored key."""
+    removed = config.delete_key()
+    if removed:
+        render.note(f"Removed the stored key ({removed}).")
+    else:
+        render.note("No stored key to remove.")
+    import os
+
+    if os.environ.get(config.KEY_ENV):
+        render.warn(f"{config.KEY_ENV} is still set in your environment.")
+
+
+# -- sandbox ------------------------------------------------------------------------------------
+
+
+@app.command("sandbox")
+@boundary
+def sandbox_serve(
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0 = any free).")] = 8765,
+    key: Annotated[
+        str | None,
+        typer.Option("--key", help="Key clients must send (default: a new random key).", show_default=False),
+    ] = None,
+    task_seconds: Annotated[
+        float, typer.Option("--task-seconds", help="How long each task takes.")
+    ] = 2.0,
+    state: Annotated[
+        Path | None,
+        typer.Option("--state", help="SQLite file for tasks (default: in the user cache dir).", show_default=False),
+    ] = None,
+) -> None:
+    """Serve the local Runway-compatible sandbox in the foreground (Ctrl-C stops it).
+
+    Prints shell lines to point runway-img (or any Runway client) at it.
+    """
+    from runway_cli.sandbox import SandboxServer, Timeline, new_key
+
+    check_timeout(task_seconds)
+    chosen_key = key or new_key()
+    check_api_key(chosen_key, "--key")
+    try:
+        server = SandboxServer(
+            port=port,
+            keys=[chosen_key],
+            state_path=state or config.cache_dir() / "sandbox.sqlite3",
+            timeline=Timeline(pending=task_seconds * 0.2, running=task_seconds * 0.8),
+        )
+    except OSError as exc:
+        raise UsageError(
+            f"Cannot listen on 127.0.0.1:{port}: {exc.strerror}.",
+            hint="Pick another --port (0 = any free port).",
+        ) from None
+    render.data(f"export RUNWAYML_BASE_URL={server.base_url}")
+    render.data(f"export RUNWAYML_API_SECRET={chosen_key}")
+    render.note(f"Sandbox listening on {server.base_url} (no credits are spent). Ctrl-C stops it.")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        render.note("Sandbox stopped.")
+    finally:
+        server.stop()
+
+
+# -- entry point --------------------------------------------------------------------------------
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:
+    raise KeyboardInterrupt
+
+
+def main() -> None:
+    """Console-script entry point."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    app(prog_name="runway-img")

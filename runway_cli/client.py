@@ -1,0 +1,344 @@
+"""HTTP client for the Runway API. Uses requests only; raises typed errors; never prints.
+
+One ``requests.Session`` carries the auth and version headers to the API. Output files are
+fetched with a second, header-free session, so the API key never goes to the file host.
+Requests are logged to the ``runway_cli.http`` logger (method, path, status, ms, retries);
+the key is never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    MaxRetryError,
+    NameResolutionError,
+    NewConnectionError,
+)
+
+from runway_cli import __version__, errors
+from runway_cli.retry import (
+    RETRYABLE_CREATE_STATUSES,
+    RETRYABLE_READ_STATUSES,
+    RetryPolicy,
+    parse_retry_after,
+)
+
+API_VERSION = "2024-11-06"
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 30.0
+DOWNLOAD_READ_TIMEOUT = 60.0
+TERMINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+
+log = logging.getLogger("runway_cli.http")
+
+_HINTS = {
+    401: "Check your key with `runway-img auth status`; create one at https://dev.runwayml.com.",
+    403: "Your key is valid but may not use this; check your plan and model access.",
+    404: "Check the task id; deleted tasks cannot be fetched. Recent ids: runway-img history",
+    429: "Wait and try again, or check your limits at https://dev.runwayml.com.",
+}
+_SERVER_HINT = "Runway is having trouble; try again in a minute."
+_ERROR_CLASSES: dict[int, type[errors.APIError]] = {
+    400: errors.BadRequestError,
+    401: errors.AuthenticationError,
+    403: errors.PermissionDeniedError,
+    404: errors.NotFoundError,
+    422: errors.BadRequestError,
+    429: errors.RateLimitError,
+}
+
+
+@dataclass
+class Download:
+    """An open, streaming response for one output file."""
+
+    response: requests.Response
+    content_type: str
+    length: int | None
+
+    def chunks(self, size: int = 64 * 1024) -> Iterator[bytes]:
+        try:
+            yield from self.response.iter_content(size)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise errors.NetworkError(f"The download was cut off: {_reason(exc)}.") from None
+        except requests.RequestException as exc:
+            raise errors.NetworkError(f"The download failed: {_reason(exc)}.") from None
+
+    def close(self) -> None:
+        self.response.close()
+
+
+def _reason(exc: BaseException) -> str:
+    """A short, key-free description of a requests exception."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return "timed out connecting"
+    if isinstance(exc, requests.ReadTimeout):
+        return "timed out waiting for the answer"
+    inner: BaseException | None = exc.args[0] if exc.args else None
+    if isinstance(inner, MaxRetryError) and inner.reason is not None:
+        inner = inner.reason
+    if isinstance(inner, NameResolutionError):
+        return "could not resolve the host name"
+    if isinstance(inner, NewConnectionError):
+        return "could not connect (connection refused or unreachable)"
+    text = str(inner if inner is not None else exc)
+    if "RemoteDisconnected" in text or "Connection aborted" in text:
+        return "the server closed the connection"
+    if "Connection broken" in text or "IncompleteRead" in text:
+        return "the connection broke mid-answer"
+    if "reset" in text.lower():
+        return "the connection was reset"
+    return exc.__class__.__name__
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """True only when the request provably never reached the server."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    inner = exc.args[0] if exc.args else None
+    if isinstance(inner, MaxRetryError):
+        return isinstance(inner.reason, NewConnectionError | ConnectTimeoutError)
+    return False
+
+
+class RunwayClient:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._clock = clock
+        user_agent = f"runway-img/{__version__}"
+        self.session = requests.Session()
+        self.session.headers.update(
+            {
+                "Authorization": f"Bearer {api_key}",
+                "X-Runway-Version": API_VERSION,
+                "User-Agent": user_agent,
+                "Accept": "application/json",
+            }
+        )
+        # Output URLs point at a file host: never send it our key.
+        self.files = requests.Session()
+        self.files.headers.update({"User-Agent": user_agent})
+
+    def close(self) -> None:
+        self.session.close()
+        self.files.close()
+
+    def __enter__(self) -> RunwayClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- API calls -------------------------------------------------------------------------
+
+    def create_text_to_image(self, body: dict[str, Any]) -> dict[str, Any]:
+        data = self._call("POST", "/v1/text_to_image", json=body, is_create=True)
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+            raise errors.InvalidResponseError(
+                "The create answer has no task id, so the task cannot be followed.",
+                hint="Check recent tasks in the Runway dashboard before trying again.",
+            )
+        return data
+
+    def get_task(self, task_id: str) -> dict[str, Any]:
+        data = self._call("GET", f"/v1/tasks/{task_id}")
+        if not isinstance(data, dict) or not isinstance(data.get("status"), str):
+            raise errors.InvalidResponseError(
+                f"The answer for task {task_id} has no status field.",
+                hint="Try again; if it persists the base URL may not be a Runway API.",
+            )
+        return data
+
+    def delete_task(self, task_id: str) -> None:
+        self._call("DELETE", f"/v1/tasks/{task_id}")
+
+    def get_organization(self) -> dict[str, Any]:
+        data = self._call("GET", "/v1/organization")
+        if not isinstance(data, dict):
+            raise errors.InvalidResponseError("The organization answer is not a JSON object.")
+        return data
+
+    def open_download(self, url: str, *, offset: int = 0) -> Download:
+        """Open an output URL for streaming (retrying reads); ``offset`` asks for a Range."""
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        response = self._send(
+            self.files,
+            "GET",
+            url,
+            label=_url_label(url),
+            headers=headers,
+            stream=True,
+            timeout=(CONNECT_TIMEOUT, DOWNLOAD_READ_TIMEOUT),
+        )
+        length = response.headers.get("Content-Length")
+        return Download(
+            response=response,
+            content_type=response.headers.get("Content-Type", ""),
+            length=int(length) if length and length.isdigit() else None,
+        )
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _call(
+        self, method: str, path: str, *, json: Any = None, is_create: bool = False
+    ) -> Any:
+        response = self._send(
+            self.session,
+            method,
+            self.base_url + path,
+            label=path,
+            json=json,
+            is_create=is_create,
+            timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+        )
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise errors.InvalidResponseError(
+                f"{method} {path} answered HTTP {response.status_code} with something that is "
+                f"not JSON ({_content_kind(response)}).",
+                hint="Check --base-url / RUNWAYML_BASE_URL points at the Runway API.",
+            ) from None
+
+    def _send(
+        self,
+        session: requests.Session,
+        method: str,
+        url: str,
+        *,
+        label: str,
+        is_create: bool = False,
+        **kwargs: Any,
+    ) -> requests.Response:
+        policy = self.retry
+        started = self._clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            t0 = self._clock()
+            retry_after: float | None = None
+            try:
+                response = session.request(method, url, **kwargs)
+            except requests.RequestException as exc:
+                reason = _reason(exc)
+                log.info("%s %s -> %s (%d ms)", method, label, reason, _ms(t0, self._clock()))
+                if is_create and not _never_sent(exc):
+                    raise errors.AmbiguousCreateError(
+                        f"The create request may have reached Runway ({reason}); "
+                        "not sending it again, so you are not billed twice.",
+                        hint="The task may exist: check `runway-img history` and the Runway "
+                        "dashboard before generating again.",
+                    ) from None
+                error: errors.RunwayImgError = errors.NetworkError(
+                    f"Could not reach {urlsplit(url).netloc}: {reason}.",
+                    hint="Check your network connection and --base-url, then try again.",
+                )
+                retryable = True
+            else:
+                log.info(
+                    "%s %s -> %d (%d ms)",
+                    method,
+                    label,
+                    response.status_code,
+                    _ms(t0, self._clock()),
+                )
+                if response.status_code < 400:
+                    return response
+                error = _api_error(method, label, response)
+                statuses = RETRYABLE_CREATE_STATUSES if is_create else RETRYABLE_READ_STATUSES
+                retryable = response.status_code in statuses
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                response.close()
+                if is_create and response.status_code in (500, 502, 504):
+                    raise errors.AmbiguousCreateError(
+                        f"Runway answered HTTP {response.status_code} to the create request; "
+                        "the task may have been created, so it is not sent again.",
+                        hint="Check `runway-img history` and the Runway dashboard before "
+                        "generating again.",
+                    )
+            if not retryable or attempt >= policy.max_attempts:
+                raise error
+            wait = policy.delay(attempt, retry_after)
+            if self._clock() - started + wait > policy.total_budget:
+                raise error
+            log.info(
+                "retrying %s %s in %.1fs (attempt %d of %d): %s",
+                method,
+                label,
+                wait,
+                attempt + 1,
+                policy.max_attempts,
+                error.message,
+            )
+            self._sleep(wait)
+
+
+def _ms(t0: float, t1: float) -> int:
+    return int((t1 - t0) * 1000)
+
+
+def _url_label(url: str) -> str:
+    """Host and path of an output URL, without the (possibly signed) query string."""
+    parts = urlsplit(url)
+    return f"{parts.netloc}{parts.path}"
+
+
+def _content_kind(response: requests.Response) -> str:
+    ctype = response.headers.get("Content-Type", "").split(";")[0].strip()
+    if "html" in ctype or response.text.lstrip().lower().startswith(("<!doctype", "<html")):
+        return "an HTML page"
+    return ctype or "no content type"
+
+
+def _api_error(method: str, label: str, response: requests.Response) -> errors.APIError:
+    status = response.status_code
+    server_text: str | None = None
+    issues: list[errors.Issue] = []
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        if isinstance(body.get("error"), str):
+            server_text = body["error"]
+        for item in body.get("issues") or []:
+            if isinstance(item, dict):
+                path = tuple(str(p) for p in item.get("path") or [])
+                issues.append(
+                    errors.Issue(
+                        path=path,
+                        message=str(item.get("message", "")),
+                        code=item.get("code") if isinstance(item.get("code"), str) else None,
+                    )
+                )
+    if server_text:
+        message = f"{server_text} (HTTP {status})"
+    else:
+        message = f"{method} {label} failed with HTTP {status} ({_content_kind(response)})"
+    cls = _ERROR_CLASSES.get(status)
+    if cls is None:
+        cls = errors.ServerError if status >= 500 else errors.APIError
+    hint = _HINTS.get(status, _SERVER_HINT if status >= 500 else None)
+    if status == 429 and server_text and "daily" in server_text.lower():
+        hint = "The limit resets over a rolling 24 hours; try later or raise your tier."
+    return cls(message, status_code=status, error=server_text, issues=issues, hint=hint)

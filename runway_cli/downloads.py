@@ -1,0 +1,205 @@
+"""Saving task outputs to disk: choosing file names, checking destinations, streaming safely.
+
+A file is streamed to a hidden temporary file beside its destination, checked (length and image
+signature) and only then moved into place, so an interrupted or failed download never leaves a
+partial file where the user expects an image. Cut connections resume with ``Range`` when the
+server allows it; expired output URLs are refreshed from the task.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runway_cli.client import RunwayClient
+from runway_cli.errors import APIError, NetworkError, SaveError, UsageError
+
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"\xff\xd8\xff", "jpg"),
+)
+_MAX_ATTEMPTS = 4
+
+
+def sniff_image(head: bytes) -> str | None:
+    """The file extension for an image's first bytes: png, jpg, webp, svg; None if not an image."""
+    for magic, ext in _SIGNATURES:
+        if head.startswith(magic):
+            return ext
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    text = head[:512].lstrip().lower()
+    if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in text):
+        return "svg"
+    return None
+
+
+def plan_paths(task_id: str, count: int, output: str | None, ext: str) -> list[Path]:
+    """Destination paths for ``count`` outputs.
+
+    No ``-o``: ``<task id>.<ext>`` in the current directory. ``-o DIR`` (an existing directory):
+    the same names inside it. ``-o FILE``: that name; with several outputs it gets numbered
+    (``out-1.png``, ``out-2.png``).
+    """
+    if output is None or Path(output).is_dir():
+        folder = Path(output) if output else Path()
+        if count == 1:
+            return [folder / f"{task_id}.{ext}"]
+        return [folder / f"{task_id}-{n}.{ext}" for n in range(1, count + 1)]
+    path = Path(output)
+    if count == 1:
+        return [path]
+    return [path.with_name(f"{path.stem}-{n}{path.suffix}") for n in range(1, count + 1)]
+
+
+def check_destination(path: Path, *, force: bool) -> None:
+    """Raise UsageError unless ``path`` can be written (it will be created or, with force, replaced)."""
+    parent = path.parent if str(path.parent) else Path()
+    if not parent.exists():
+        raise UsageError(
+            f"Cannot save to {path}: the folder {parent} does not exist.",
+            hint=f"Create it first (mkdir -p {parent}) or choose another -o.",
+        )
+    if not parent.is_dir():
+        raise UsageError(f"Cannot save to {path}: {parent} is not a folder.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(
+            f"Cannot save to {path}: the folder {parent} is not writable.",
+            hint="Choose another -o.",
+        )
+    if path.is_dir():
+        raise UsageError(f"Cannot save to {path}: it is a folder.")
+    if path.exists() and not force:
+        raise UsageError(
+            f"{path} already exists.", hint="Pass --force to overwrite it, or choose another -o."
+        )
+
+
+@dataclass
+class SavedFile:
+    path: Path
+    url: str
+    bytes: int
+    kind: str
+
+
+def _temp_path(dest: Path) -> Path:
+    return dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.part")
+
+
+def _move_into_place(tmp: Path, dest: Path, *, force: bool) -> None:
+    if force:
+        os.replace(tmp, dest)
+        return
+    try:
+        # link() refuses to overwrite: a file that appeared meanwhile is never clobbered.
+        os.link(tmp, dest)
+    except FileExistsError:
+        raise SaveError(
+            f"{dest} appeared while downloading; not overwriting it.",
+            hint="Pass --force to overwrite it, or choose another -o.",
+        ) from None
+    except OSError:
+        # Filesystems without hard links: fall back to a checked rename.
+        if dest.exists():
+            raise SaveError(f"{dest} appeared while downloading; not overwriting it.") from None
+        os.replace(tmp, dest)
+        return
+    tmp.unlink()
+
+
+def _stream_once(
+    client: RunwayClient, url: str, tmp: Path, offset: int
+) -> Iterator[int]:
+    """Append the body of ``url`` (from ``offset``) to ``tmp``; yield the running byte count."""
+    download = client.open_download(url, offset=offset)
+    try:
+        if offset and download.response.status_code != 206:
+            offset = 0  # the server ignored Range: start over
+        expected = None if download.length is None else offset + download.length
+        mode = "ab" if offset else "wb"
+        written = offset
+        with tmp.open(mode) as fh:
+            for chunk in download.chunks():
+                fh.write(chunk)
+                written += len(chunk)
+                yield written
+        if expected is not None and written != expected:
+            raise NetworkError(f"The download ended early ({written} of {expected} bytes).")
+        yield written
+    finally:
+        download.close()
+
+
+def save_output(
+    client: RunwayClient,
+    url: str,
+    choose_dest: Callable[[str], Path],
+    *,
+    force: bool,
+    refresh_url: Callable[[], str] | None = None,
+    on_progress: Callable[[int], None] = lambda n: None,
+) -> SavedFile:
+    """Download ``url`` via a temporary file; raise SaveError if it cannot be done.
+
+    ``choose_dest(kind)`` names the destination once the image type (png, jpg, webp, svg) is
+    known from the bytes, so default names get the right extension.
+
+    Cut connections resume (Range) or restart; an expired/forbidden URL (403/404 from the file
+    host) is replaced by ``refresh_url()`` once per attempt.
+    """
+    provisional = choose_dest("png")
+    tmp = _temp_path(provisional)
+    written = 0
+    last_error = "unknown error"
+    try:
+        for _attempt in range(_MAX_ATTEMPTS):
+            try:
+                for written in _stream_once(client, url, tmp, written):
+                    on_progress(written)
+                break
+            except NetworkError as exc:
+                last_error = exc.message
+                written = tmp.stat().st_size if tmp.exists() else 0
+            except APIError as exc:
+                last_error = f"the file host answered HTTP {exc.status_code}"
+                written = 0
+                if exc.status_code in (403, 404, 410) and refresh_url is not None:
+                    url = refresh_url()
+                elif exc.status_code < 500 and exc.status_code != 429:
+                    break
+        else:
+            raise SaveError(f"Could not download {provisional.name}: {last_error}.")
+        if not tmp.exists() or written == 0:
+            raise SaveError(f"Could not download {provisional.name}: {last_error}.")
+        with tmp.open("rb") as fh:
+            kind = sniff_image(fh.read(512))
+        if kind is None:
+            raise SaveError(
+                f"The output for {provisional.name} is not a PNG, JPEG, WebP or SVG image."
+            )
+        dest = choose_dest(kind)
+        try:
+            _move_into_place(tmp, dest, force=force)
+        except OSError as exc:
+            raise SaveError(f"Could not write {dest}: {exc.strerror or exc}.") from None
+        return SavedFile(path=dest, url=url, bytes=written, kind=kind)
+    except OSError as exc:
+        raise SaveError(
+            f"Could not write next to {provisional}: {exc.strerror or exc}."
+        ) from None
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+def output_urls(task: dict[str, Any]) -> list[str]:
+    output = task.get("output")
+    if not isinstance(output, list) or not all(isinstance(u, str) for u in output):
+        return []
+    return list(output)

@@ -1,0 +1,47 @@
+"""The documented exit statuses of ``runway-img`` and the one table mapping errors to them."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from runway_cli import errors
+
+
+class ExitStatus(IntEnum):
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    AUTH = 3
+    TASK_FAILED = 4
+    TASK_CANCELLED = 5
+    TIMEOUT = 6
+    NETWORK = 7
+    SAVE_FAILED = 8
+    INTERRUPTED = 130
+
+
+# Checked in order; the first class that matches wins, so subclasses come first.
+_EXIT_FOR_ERROR: tuple[tuple[type[errors.RunwayImgError], ExitStatus], ...] = (
+    (errors.UsageError, ExitStatus.USAGE),
+    (errors.CredentialsError, ExitStatus.AUTH),
+    (errors.AuthenticationError, ExitStatus.AUTH),
+    (errors.PermissionDeniedError, ExitStatus.AUTH),
+    (errors.BadRequestError, ExitStatus.USAGE),
+    (errors.NotFoundError, ExitStatus.USAGE),
+    (errors.TaskFailedError, ExitStatus.TASK_FAILED),
+    (errors.TaskCancelledError, ExitStatus.TASK_CANCELLED),
+    (errors.WaitTimeoutError, ExitStatus.TIMEOUT),
+    (errors.SaveError, ExitStatus.SAVE_FAILED),
+    (errors.RateLimitError, ExitStatus.NETWORK),
+    (errors.ServerError, ExitStatus.NETWORK),
+    (errors.NetworkError, ExitStatus.NETWORK),
+    (errors.InvalidResponseError, ExitStatus.NETWORK),
+    (errors.APIError, ExitStatus.NETWORK),
+)
+
+
+def exit_status_for(error: errors.RunwayImgError) -> ExitStatus:
+    for cls, status in _EXIT_FOR_ERROR:
+        if isinstance(error, cls):
+            return status
+    return ExitStatus.ERROR

@@ -1,0 +1,134 @@
+"""Fault injection for the sandbox: make chosen requests fail the way real networks do.
+
+A rule matches a method and a path prefix and fires ``times`` times (None = always):
+
+- ``status``: answer ``status`` with an ``{"error"}`` JSON body, or an HTML page when ``html``
+  is true; ``retry_after`` sets the ``Retry-After`` header.
+- ``drop``: close the connection before doing anything (the request had no effect).
+- ``drop_after``: do the work (e.g. create the task), then close without answering.
+- ``delay``: wait ``delay`` seconds, then answer normally (for read timeouts).
+- ``cut``: for output files, send the headers and half the bytes, then close.
+- ``no_range``: for output files, ignore ``Range`` and always send the whole file.
+- ``bad_json``: answer 200 with an HTML page instead of JSON.
+- ``empty_json``: answer 200 with ``{}`` (fields missing).
+- ``not_image``: for output files, serve text instead of image bytes.
+
+Rules come from ``SandboxServer(faults=...)``, ``runway-img sandbox --faults FILE`` or
+``POST /_sandbox/faults`` with a JSON list of rule objects.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runway_cli.sandbox.server import _Handler
+
+ACTIONS = frozenset(
+    {"status", "drop", "drop_after", "delay", "cut", "no_range", "bad_json", "empty_json", "not_image"}
+)
+_HTML = b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>Bad Gateway</body></html>"
+
+
+@dataclass
+class FaultRule:
+    action: str
+    method: str = "*"
+    path: str = "/"
+    times: int | None = 1
+    status: int = 503
+    retry_after: str | None = None
+    html: bool = False
+    delay: float = 0.0
+    message: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.action not in ACTIONS:
+            raise ValueError(f"unknown fault action {self.action!r}")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FaultRule:
+        return cls(**data)
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method in ("*", method)) and path.startswith(self.path)
+
+    # Each hook returns True when it has answered (or dropped) the request itself.
+
+    def before(self, handler: _Handler) -> bool:
+        if self.action == "delay":
+            time.sleep(self.delay)
+            return False
+        if self.action == "drop":
+            handler._drop()
+            return True
+        if self.action == "status":
+            headers = {"Retry-After": self.retry_after} if self.retry_after else None
+            if self.html:
+                handler._send(self.status, _HTML, "text/html", headers)
+            else:
+                message = self.message or f"Injected fault: HTTP {self.status}."
+                handler._send(
+                    self.status, json.dumps({"error": message}).encode(), headers=headers
+                )
+            return True
+        if self.action == "bad_json":
+            handler._send(200, _HTML, "text/html")
+            return True
+        return False
+
+    def after(self, handler: _Handler) -> bool:
+        if self.action == "drop_after":
+            handler._drop()
+            return True
+        if self.action == "empty_json":
+            handler._send(200, b"{}")
+            return True
+        return False
+
+    def serve_file(self, handler: _Handler, data: bytes, content_type: str) -> bool:
+        if self.action == "cut":
+            handler.send_response(200)
+            handler.send_header("Content-Type", content_type)
+            handler.send_header("Content-Length", str(len(data)))
+            handler.send_header("Accept-Ranges", "bytes")
+            handler.end_headers()
+            handler.wfile.write(data[: len(data) // 2])
+            handler._drop()
+            return True
+        if self.action == "no_range":
+            handler._send(200, data, content_type)
+            return True
+        if self.action == "not_image":
+            handler._send(200, b"this is not an image\n" * 10, content_type)
+            return True
+        return False
+
+
+class FaultPlan:
+    """The active rules, consumed in order; safe to use from the server's threads."""
+
+    def __init__(self, rules: list[FaultRule]) -> None:
+        self._rules = rules
+        self._lock = threading.Lock()
+
+    def replace(self, rules: list[FaultRule]) -> None:
+        with self._lock:
+            self._rules = list(rules)
+
+    def add(self, *rules: FaultRule) -> None:
+        with self._lock:
+            self._rules.extend(rules)
+
+    def take(self, method: str, path: str) -> FaultRule | None:
+        with self._lock:
+            for rule in self._rules:
+                if rule.matches(method, path) and (rule.times is None or rule.times > 0):
+                    if rule.times is not None:
+                        rule.times -= 1
+                    return rule
+        return None

@@ -1,0 +1,108 @@
+"""Local checks on user input, run before any request so bad input never costs credits."""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from urllib.parse import urlsplit
+
+from runway_cli.catalog import Model, parse_ratio, utf16_length
+from runway_cli.errors import UsageError
+
+_MAX_LISTED_RATIOS = 12
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+def check_prompt(prompt: str, model: Model | None) -> None:
+    if not prompt.strip():
+        raise UsageError(
+            "The prompt is empty.", hint="Describe the image, e.g. runway-img generate \"a red fox\""
+        )
+    if model is None or model.prompt_max is None:
+        return
+    length = utf16_length(prompt)
+    if length > model.prompt_max:
+        over = length - model.prompt_max
+        raise UsageError(
+            f"The prompt is {length} characters; {model.id} accepts at most {model.prompt_max} "
+            f"({over} too many, counted in UTF-16 code units).",
+            hint="Shorten the prompt.",
+        )
+
+
+def check_ratio(ratio: str, model: Model | None) -> None:
+    if model is None:
+        if parse_ratio(ratio) is None and not re.fullmatch(r"[a-z0-9_]+", ratio):
+            raise UsageError(f"Invalid ratio {ratio!r}: expected WIDTH:HEIGHT, e.g. 1280:720.")
+        return
+    spec = model.ratio
+    if ratio in spec.values:
+        return
+    if spec.freeform and spec.freeform_min_pixels and spec.freeform_max_pixels:
+        size = parse_ratio(ratio)
+        if size and spec.freeform_min_pixels <= size[0] * size[1] <= spec.freeform_max_pixels:
+            return
+    shown = ", ".join(spec.values[:_MAX_LISTED_RATIOS])
+    more = len(spec.values) - _MAX_LISTED_RATIOS
+    if more > 0:
+        shown += f" (and {more} more: runway-img models {model.id})"
+    extra = ""
+    if spec.freeform:
+        extra = (
+            f"; or any WIDTH:HEIGHT with {spec.freeform_min_pixels:,} to "
+            f"{spec.freeform_max_pixels:,} pixels"
+        )
+    raise UsageError(f"Ratio {ratio} is not valid for {model.id}. Valid ratios: {shown}{extra}.")
+
+
+def check_task_id(task_id: str) -> str:
+    task_id = task_id.strip()
+    try:
+        return str(uuid.UUID(task_id))
+    except ValueError:
+        raise UsageError(
+            f"{task_id!r} is not a task id: task ids are UUIDs like "
+            "8c0b7d8e-3f5a-4d8e-9b1c-2a6f0e4d5c3b.",
+            hint="Find recent ids with: runway-img history",
+        ) from None
+
+
+def check_timeout(timeout: float) -> None:
+    if not math.isfinite(timeout) or timeout <= 0:
+        raise UsageError(f"--timeout must be a positive number of seconds, not {timeout:g}.")
+
+
+def check_base_url(base_url: str) -> str:
+    """Return the URL without a trailing slash, or raise if it is not an http(s) origin."""
+    url = base_url.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(
+            f"Invalid base URL {base_url!r}: expected something like https://api.dev.runwayml.com."
+        )
+    try:
+        _ = parts.port
+    except ValueError:
+        raise UsageError(f"Invalid base URL {base_url!r}: the port is not a number.") from None
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise UsageError(
+            f"Refusing to send the API key over plain http:// to {parts.hostname}.",
+            hint="Use https://, or http:// only for a sandbox on this machine (127.0.0.1).",
+        )
+    return url
+
+
+def is_loopback(host: str) -> bool:
+    return host in _LOOPBACK_HOSTS or host.startswith("127.")
+
+
+def check_api_key(key: str, source: str) -> str:
+    if not key:
+        raise UsageError(f"The API key from {source} is empty.")
+    if any(ch.isspace() for ch in key) or not key.isprintable():
+        raise UsageError(
+            f"The API key from {source} contains whitespace or control characters.",
+            hint="Copy the key again without spaces or line breaks.",
+        )
+    return key
