@@ -7,12 +7,14 @@ extra parameters) lives in the table; code asks the table instead of testing mod
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
 
 DEFAULT_MODEL = "gen4_image"
+_RATIO_RE = re.compile(r"([0-9]{1,6}):([0-9]{1,6})", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -148,15 +150,15 @@ def get_model(model_id: str) -> Model | None:
 
 def utf16_length(text: str) -> int:
     """Length as the API counts it: UTF-16 code units (an emoji outside the BMP counts 2)."""
-    return len(text.encode("utf-16-le")) // 2
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def parse_ratio(ratio: str) -> tuple[int, int] | None:
     """``"1280:720"`` -> ``(1280, 720)``; None for keywords such as ``auto`` or junk."""
-    w, sep, h = ratio.partition(":")
-    if not sep or not w.isdigit() or not h.isdigit():
+    match = _RATIO_RE.fullmatch(ratio)
+    if match is None:
         return None
-    width, height = int(w), int(h)
+    width, height = int(match.group(1)), int(match.group(2))
     if width <= 0 or height <= 0:
         return None
     return width, height

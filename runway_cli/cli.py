@@ -9,10 +9,10 @@ from __future__ import annotations
 import shlex
 import signal
 import sys
-from pathlib import Path
-from types import FrameType
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
@@ -208,7 +208,9 @@ def generate(
     ratio: Annotated[
         str | None,
         typer.Option(
-            "--ratio", "-r", help="WIDTH:HEIGHT, e.g. 1280:720 (default depends on the model).",
+            "--ratio",
+            "-r",
+            help="WIDTH:HEIGHT, e.g. 1280:720 (default depends on the model).",
             show_default=False,
         ),
     ] = None,
@@ -264,10 +266,14 @@ def generate(
         summary = {"id": task_id, "model": model, "ratio": chosen_ratio, "prompt": text}
         if no_wait:
             if json_out:
-                render.print_json(_result(summary, {"id": task_id, "status": "PENDING", **created}, []))
+                render.print_json(
+                    _result(summary, {"id": task_id, "status": "PENDING", **created}, [])
+                )
             else:
                 render.data(task_id)
-            render.note(f"Task {task_id} created. Fetch it later: {_resume_command(task_id, output, flags)}")
+            render.note(
+                f"Task {task_id} created. Fetch it later: {_resume_command(task_id, output, flags)}"
+            )
             return
         render.note(f"Task {task_id} created.")
         _wait_and_save(conn, task_id, None, output, force, timeout, json_out, summary, flags)
@@ -359,7 +365,9 @@ def _save_all(
     return saved
 
 
-def _result(summary: dict[str, Any], task: dict[str, Any], saved: list[SavedFile]) -> dict[str, Any]:
+def _result(
+    summary: dict[str, Any], task: dict[str, Any], saved: list[SavedFile]
+) -> dict[str, Any]:
     cost = task.get("cost") or task.get("estimatedCost") or {}
     result: dict[str, Any] = {
         "id": task.get("id", summary.get("id")),
@@ -534,14 +542,20 @@ def sandbox_serve(
     port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0 = any free).")] = 8765,
     key: Annotated[
         str | None,
-        typer.Option("--key", help="Key clients must send (default: a new random key).", show_default=False),
+        typer.Option(
+            "--key", help="Key clients must send (default: a new random key).", show_default=False
+        ),
     ] = None,
     task_seconds: Annotated[
         float, typer.Option("--task-seconds", help="How long each task takes.")
     ] = 2.0,
     state: Annotated[
         Path | None,
-        typer.Option("--state", help="SQLite file for tasks (default: in the user cache dir).", show_default=False),
+        typer.Option(
+            "--state",
+            help="SQLite file for tasks (default: in the user cache dir).",
+            show_default=False,
+        ),
     ] = None,
 ) -> None:
     """Serve the local Runway-compatible sandbox in the foreground (Ctrl-C stops it).

@@ -192,14 +192,12 @@ class RunwayClient:
         return Download(
             response=response,
             content_type=response.headers.get("Content-Type", ""),
-            length=int(length) if length and length.isdigit() else None,
+            length=int(length) if length and length.isascii() and length.isdigit() else None,
         )
 
     # -- plumbing --------------------------------------------------------------------------
 
-    def _call(
-        self, method: str, path: str, *, json: Any = None, is_create: bool = False
-    ) -> Any:
+    def _call(self, method: str, path: str, *, json: Any = None, is_create: bool = False) -> Any:
         response = self._send(
             self.session,
             method,

@@ -7,6 +7,7 @@ key is resolved (flag > env > stored file) and the base URL is checked before an
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,7 +44,7 @@ def _positive_float_env(name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         value = -1.0
-    if not value > 0:
+    if not (math.isfinite(value) and value > 0):
         raise UsageError(f"{name} must be a positive number of seconds, not {raw!r}.")
     return value
 

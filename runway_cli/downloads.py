@@ -46,7 +46,7 @@ def plan_paths(task_id: str, count: int, output: str | None, ext: str) -> list[P
     the same names inside it. ``-o FILE``: that name; with several outputs it gets numbered
     (``out-1.png``, ``out-2.png``).
     """
-    if output is None or Path(output).is_dir():
+    if output is None or output.endswith(("/", os.sep)) or Path(output).is_dir():
         folder = Path(output) if output else Path()
         if count == 1:
             return [folder / f"{task_id}.{ext}"]
@@ -58,7 +58,7 @@ def plan_paths(task_id: str, count: int, output: str | None, ext: str) -> list[P
 
 
 def check_destination(path: Path, *, force: bool) -> None:
-    """Raise UsageError unless ``path`` can be written (it will be created or, with force, replaced)."""
+    """Raise UsageError unless ``path`` can be written (created, or replaced with force)."""
     parent = path.parent if str(path.parent) else Path()
     if not parent.exists():
         raise UsageError(
@@ -113,9 +113,7 @@ def _move_into_place(tmp: Path, dest: Path, *, force: bool) -> None:
     tmp.unlink()
 
 
-def _stream_once(
-    client: RunwayClient, url: str, tmp: Path, offset: int
-) -> Iterator[int]:
+def _stream_once(client: RunwayClient, url: str, tmp: Path, offset: int) -> Iterator[int]:
     """Append the body of ``url`` (from ``offset``) to ``tmp``; yield the running byte count."""
     download = client.open_download(url, offset=offset)
     try:
@@ -160,8 +158,9 @@ def save_output(
     try:
         for _attempt in range(_MAX_ATTEMPTS):
             try:
-                for written in _stream_once(client, url, tmp, written):
-                    on_progress(written)
+                for count in _stream_once(client, url, tmp, written):
+                    on_progress(count)
+                    written = count
                 break
             except NetworkError as exc:
                 last_error = exc.message
@@ -190,9 +189,7 @@ def save_output(
             raise SaveError(f"Could not write {dest}: {exc.strerror or exc}.") from None
         return SavedFile(path=dest, url=url, bytes=written, kind=kind)
     except OSError as exc:
-        raise SaveError(
-            f"Could not write next to {provisional}: {exc.strerror or exc}."
-        ) from None
+        raise SaveError(f"Could not write next to {provisional}: {exc.strerror or exc}.") from None
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)

@@ -129,6 +129,8 @@ class WaitTimeoutError(TaskError):
 class SaveError(RunwayImgError):
     """The task succeeded but writing its image to disk failed."""
 
-    def __init__(self, message: str, hint: str | None = None, *, task_id: str | None = None) -> None:
+    def __init__(
+        self, message: str, hint: str | None = None, *, task_id: str | None = None
+    ) -> None:
         super().__init__(message, hint)
         self.task_id = task_id

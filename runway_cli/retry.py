@@ -8,6 +8,7 @@ from __future__ import annotations
 import email.utils
 import random
 import time
+from datetime import UTC
 from dataclasses import dataclass, field
 
 # Statuses worth retrying for reads (GET, DELETE, downloads).
@@ -32,7 +33,7 @@ class RetryPolicy:
         if retry_after is not None:
             return min(max(retry_after, 0.0), self.max_retry_after)
         base = min(self.backoff * (2 ** (attempt - 1)), self.max_backoff)
-        return base * (1 + self.jitter * self.rng.random())
+        return float(base * (1 + self.jitter * self.rng.random()))
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -40,13 +41,13 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
-    if when is None:
-        return None
+    if when.tzinfo is None:  # "-0000" or no zone: RFC 9110 dates are always UTC
+        when = when.replace(tzinfo=UTC)
     now = time.time() if now is None else now
     return max(when.timestamp() - now, 0.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 import uuid
@@ -11,13 +12,17 @@ from runway_cli.catalog import Model, parse_ratio, utf16_length
 from runway_cli.errors import UsageError
 
 _MAX_LISTED_RATIOS = 12
-_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
 def check_prompt(prompt: str, model: Model | None) -> None:
     if not prompt.strip():
         raise UsageError(
-            "The prompt is empty.", hint="Describe the image, e.g. runway-img generate \"a red fox\""
+            "The prompt is empty.", hint='Describe the image, e.g. runway-img generate "a red fox"'
+        )
+    if any("\ud800" <= ch <= "\udfff" for ch in prompt):
+        raise UsageError(
+            "The prompt contains bytes that are not valid UTF-8 text.",
+            hint="Check your terminal or file encoding, or pass the prompt on stdin with -.",
         )
     if model is None or model.prompt_max is None:
         return
@@ -94,7 +99,12 @@ def check_base_url(base_url: str) -> str:
 
 
 def is_loopback(host: str) -> bool:
-    return host in _LOOPBACK_HOSTS or host.startswith("127.")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a DNS name such as 127.example.com is not loopback
 
 
 def check_api_key(key: str, source: str) -> str:

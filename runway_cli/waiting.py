@@ -6,6 +6,7 @@ real sleeps. Rendering is a callback: this module never prints.
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import time
@@ -58,7 +59,7 @@ class PollSchedule:
             interval = float(raw)
         except ValueError:
             interval = -1.0
-        if not interval > 0:
+        if not (math.isfinite(interval) and interval > 0):
             raise UsageError(f"{POLL_INTERVAL_ENV} must be a positive number of seconds.")
         return cls(initial=interval, maximum=interval, jitter=0.0)
 
@@ -94,9 +95,7 @@ def raise_for_outcome(task: dict[str, Any]) -> None:
             hint=failure_hint(code if isinstance(code, str) else None),
         )
     if status == "CANCELLED":
-        raise TaskCancelledError(
-            f"Task {task_id} was cancelled.", task_id=task_id, task=task
-        )
+        raise TaskCancelledError(f"Task {task_id} was cancelled.", task_id=task_id, task=task)
 
 
 def wait_for_task(

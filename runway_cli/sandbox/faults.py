@@ -29,9 +29,22 @@ if TYPE_CHECKING:
     from runway_cli.sandbox.server import _Handler
 
 ACTIONS = frozenset(
-    {"status", "drop", "drop_after", "delay", "cut", "no_range", "bad_json", "empty_json", "not_image"}
+    {
+        "status",
+        "drop",
+        "drop_after",
+        "delay",
+        "cut",
+        "no_range",
+        "bad_json",
+        "empty_json",
+        "not_image",
+    }
 )
-_HTML = b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>Bad Gateway</body></html>"
+_HTML = (
+    b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
+    b"<body>Bad Gateway</body></html>"
+)
 
 
 @dataclass
@@ -72,9 +85,7 @@ class FaultRule:
                 handler._send(self.status, _HTML, "text/html", headers)
             else:
                 message = self.message or f"Injected fault: HTTP {self.status}."
-                handler._send(
-                    self.status, json.dumps({"error": message}).encode(), headers=headers
-                )
+                handler._send(self.status, json.dumps({"error": message}).encode(), headers=headers)
             return True
         if self.action == "bad_json":
             handler._send(200, _HTML, "text/html")

@@ -34,7 +34,12 @@ DOC_URL = "https://docs.dev.runwayml.com/api"
 _TASK_PATH = re.compile(r"^/v1/tasks/([^/]+)$")
 _FILE_PATH = re.compile(r"^/_sandbox/files/([0-9a-f-]{36})/(\d+)\.(png|jpg|webp|svg)$")
 _FALLBACK_SIZE = (1024, 1024)
-_CONTENT_TYPES = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp", "svg": "image/svg+xml"}
+_CONTENT_TYPES = {
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "webp": "image/webp",
+    "svg": "image/svg+xml",
+}
 
 
 def new_key() -> str:
@@ -110,7 +115,10 @@ class SandboxServer:
 
     def start(self) -> SandboxServer:
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="runway-sandbox", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},  # quick shutdown() for tests and in-process runs
+            name="runway-sandbox",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -196,7 +204,9 @@ class SandboxServer:
         key = (row.id, index)
         data = self._images.get(key)
         if data is None:
-            data = make_png(f"{row.body.get('promptText', '')}|{row.id}|{index}", row.width, row.height)
+            data = make_png(
+                f"{row.body.get('promptText', '')}|{row.id}|{index}", row.width, row.height
+            )
             if len(self._images) > 32:
                 self._images.clear()
             self._images[key] = data
@@ -205,7 +215,7 @@ class SandboxServer:
     def create(self, model: Model, body: dict[str, Any]) -> TaskRow:
         width, height = _size_for(model, body.get("ratio"))
         count = body.get("outputCount") or 1
-        row = self.store.create(
+        return self.store.create(
             model=model.id,
             body=body,
             width=width,
@@ -214,7 +224,6 @@ class SandboxServer:
             fmt="png",
             credits=_credits(width, height, count),
         )
-        return row
 
     def organization(self) -> dict[str, Any]:
         from runway_cli.catalog import all_models
@@ -237,8 +246,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _HTTPServer
     server_version = "runway-img-sandbox"
+    _status: int | str = 0
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the request log on the app object is the record."""
 
     # -- plumbing -------------------------------------------------------------------------
@@ -295,7 +305,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch()
 
     def _dispatch(self) -> None:
-        self._status: int | str = 0
+        self._status = 0
         url = urlsplit(self.path)
         body = self._read_body() if self.command == "POST" else b""
         entry: dict[str, Any] = {
@@ -304,6 +314,8 @@ class _Handler(BaseHTTPRequestHandler):
             "time": self.app.clock(),
             "range": self.headers.get("Range"),
             "authorized": self.headers.get("Authorization") is not None,
+            "version": self.headers.get("X-Runway-Version"),
+            "user_agent": self.headers.get("User-Agent"),
         }
         try:
             entry["json"] = json.loads(body) if body and url.path.startswith("/v1/") else None
@@ -432,7 +444,9 @@ class _Handler(BaseHTTPRequestHandler):
         row = self.app.store.get(match.group(1))
         index = int(match.group(2))
         if row is None or row.deleted or index >= row.outputs:
-            self._send(HTTPStatus.NOT_FOUND, b"<Error><Code>NoSuchKey</Code></Error>", "application/xml")
+            self._send(
+                HTTPStatus.NOT_FOUND, b"<Error><Code>NoSuchKey</Code></Error>", "application/xml"
+            )
             return
         data = self.app._image(row, index)
         ctype = _CONTENT_TYPES[match.group(3)]

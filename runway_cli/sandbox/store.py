@@ -181,7 +181,7 @@ class TaskStore:
             cur = conn.execute(
                 "SELECT model, COUNT(*) FROM tasks WHERE created >= ? GROUP BY model", (since,)
             )
-            return {model: count for model, count in cur.fetchall()}
+            return dict(cur.fetchall())
 
     def credits_spent(self) -> float:
         with self._tx() as conn:

@@ -24,8 +24,11 @@ def _issue(code: str, path: list[Any], message: str) -> Issue:
 
 def validate_body(body: Any) -> tuple[Model | None, list[Issue]]:
     if not isinstance(body, dict):
-        return None, [_issue("invalid_type", [], "Expected object, received " + type(body).__name__)]
-    model = all_models().get(body.get("model")) if isinstance(body.get("model"), str) else None
+        return None, [
+            _issue("invalid_type", [], "Expected object, received " + type(body).__name__)
+        ]
+    name = body.get("model")
+    model = all_models().get(name) if isinstance(name, str) else None
     if model is None:
         options = " | ".join(f"'{m}'" for m in all_models())
         return None, [
@@ -106,9 +109,7 @@ def _check_refs(refs: Any, model: Model) -> list[Issue]:
             return [_issue("invalid_type", ["referenceImages"], "Required")]
         return []
     if spec is None:
-        return [
-            _issue("unrecognized_keys", [], "Unrecognized key(s) in object: 'referenceImages'")
-        ]
+        return [_issue("unrecognized_keys", [], "Unrecognized key(s) in object: 'referenceImages'")]
     if not isinstance(refs, list):
         return [_issue("invalid_type", ["referenceImages"], "Expected array")]
     issues: list[Issue] = []
@@ -137,7 +138,9 @@ def _check_refs(refs: Any, model: Model) -> list[Issue]:
         extra = sorted(set(ref) - {"uri", *spec.fields})
         if extra:
             keys = ", ".join(f"'{k}'" for k in extra)
-            issues.append(_issue("unrecognized_keys", path, f"Unrecognized key(s) in object: {keys}"))
+            issues.append(
+                _issue("unrecognized_keys", path, f"Unrecognized key(s) in object: {keys}")
+            )
         tag = ref.get("tag")
         if tag is not None:
             if not isinstance(tag, str) or not TAG_RE.match(tag):
@@ -176,9 +179,13 @@ def _check_uri(uri: Any, path: list[Any]) -> list[Issue]:
     for prefix, limit in _URI_PREFIXES:
         if uri.startswith(prefix):
             if len(uri) > limit:
-                return [_issue("too_big", path, f"String must contain at most {limit} character(s)")]
+                return [
+                    _issue("too_big", path, f"String must contain at most {limit} character(s)")
+                ]
             return []
-    return [_issue("invalid_string", path, "Invalid url: expected https://, runway:// or data:image/")]
+    return [
+        _issue("invalid_string", path, "Invalid url: expected https://, runway:// or data:image/")
+    ]
 
 
 def _check_outputs(body: dict[str, Any], model: Model) -> list[Issue]:
@@ -271,7 +278,9 @@ def _param_problem(
         ):
             return "invalid_type", "Expected an array of six-digit hex colours"
     elif kind == "image":
-        if not isinstance(value, str) or not value.startswith(("https://", "runway://", "data:image/")):
+        if not isinstance(value, str) or not value.startswith(
+            ("https://", "runway://", "data:image/")
+        ):
             return "invalid_string", "Invalid url"
     elif kind == "str" and not isinstance(value, str):
         return "invalid_type", "Expected string"

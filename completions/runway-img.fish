@@ -1,0 +1,1 @@
+complete --command runway-img --no-files --arguments "(env _RUNWAY_IMG_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) runway-img)" --condition "env _RUNWAY_IMG_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) runway-img"
