@@ -8,8 +8,8 @@ from __future__ import annotations
 import email.utils
 import random
 import time
-from datetime import UTC
 from dataclasses import dataclass, field
+from datetime import UTC
 
 # Statuses worth retrying for reads (GET, DELETE, downloads).
 RETRYABLE_READ_STATUSES = frozenset({429, 500, 502, 503, 504})
