@@ -120,6 +120,12 @@ def test_parse_garbage_is_none(raw: str | None) -> None:
     assert parse_retry_after(raw, now=NOW) is None
 
 
+@pytest.mark.parametrize("raw", ["\u00b2", "\uff11\uff12", "\u0661"])
+def test_parse_non_ascii_digits_is_none_not_a_crash(raw: str) -> None:
+    # str.isdigit() is True for these, but float() cannot parse superscripts.
+    assert parse_retry_after(raw, now=NOW) is None
+
+
 @pytest.mark.skipif(not hasattr(time, "tzset"), reason="needs time.tzset")
 def test_parse_http_date_without_zone_is_utc(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TZ", "America/New_York")
