@@ -98,10 +98,9 @@ def bench_download() -> None:
 
 
 def _first_seen(delays, task_seconds: float) -> tuple[float, int]:
-    t, polls = 0.0, 0
-    for d in delays:
+    t = 0.0
+    for polls, d in enumerate(delays, start=1):
         t += d
-        polls += 1
         if t >= task_seconds:
             return t, polls
     raise AssertionError
@@ -114,7 +113,8 @@ def bench_waiting() -> None:
     for task_seconds in (2.0, 10.0, 60.0):
         ours = _first_seen(PollSchedule(rng=random.Random(1)).delays(), task_seconds)
         sdk_rng = random.Random(1)
-        sdk = _first_seen((6 + sdk_rng.uniform(-1.5, 1.5) for _ in itertools.count()), task_seconds)
+        sdk_delays = (6 + sdk_rng.uniform(-1.5, 1.5) for _ in itertools.count())
+        sdk = _first_seen(sdk_delays, task_seconds)
         naive = _first_seen(itertools.repeat(1.0), task_seconds)
         print(
             f"waiting, {task_seconds:>4.0f}s task: ours seen at {ours[0]:.1f}s with {ours[1]} polls; "
