@@ -33,8 +33,10 @@ def sniff_image(head: bytes) -> str | None:
             return ext
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "webp"
-    text = head[:512].lstrip().lower()
-    if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in text):
+    text = head[:512].removeprefix(b"\xef\xbb\xbf").lstrip().lower()
+    if text.startswith(b"<svg") or (
+        text.startswith((b"<?xml", b"<!doctype svg", b"<!--")) and b"<svg" in text
+    ):
         return "svg"
     return None
 

@@ -89,7 +89,9 @@ def check_base_url(base_url: str) -> str:
     try:
         _ = parts.port
     except ValueError:
-        raise UsageError(f"Invalid base URL {base_url!r}: the port is not a number.") from None
+        raise UsageError(
+            f"Invalid base URL {base_url!r}: the port is not a number from 0 to 65535."
+        ) from None
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise UsageError(
             f"Refusing to send the API key over plain http:// to {parts.hostname}.",

@@ -34,13 +34,6 @@ def test_sniff_image_recognises(head: bytes, kind: str) -> None:
     assert sniff_image(head) == kind
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: sniff_image only recognises SVG starting with '<svg' or '<?xml'; a UTF-8 BOM, "
-        "a leading <!DOCTYPE svg> or a leading comment makes a valid SVG 'not an image'"
-    ),
-)
 @pytest.mark.parametrize(
     "head",
     [
