@@ -17,10 +17,11 @@ from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 
-from runway_cli import __version__, catalog, config, render
+from runway_cli import __version__, catalog, config, history, render
 from runway_cli.connect import Connection, connect
 from runway_cli.downloads import SavedFile, check_destination, output_urls, plan_paths, save_output
 from runway_cli.errors import (
+    AmbiguousCreateError,
     AuthenticationError,
     InvalidResponseError,
     RunwayImgError,
@@ -186,7 +187,18 @@ def _conn_flags(sandbox: bool, base_url: str | None) -> list[str]:
 # -- generate ---------------------------------------------------------------------------------
 
 
-def _read_prompt(prompt: str) -> str:
+def _read_prompt(prompt: str | None, prompt_file: Path | None) -> str:
+    if (prompt is None) == (prompt_file is None):
+        raise UsageError(
+            "Give the prompt as an argument, as - for stdin, or with --prompt-file (one of them)."
+        )
+    if prompt_file is not None:
+        try:
+            return prompt_file.read_text(encoding="utf-8").rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise UsageError(f"Cannot read the prompt file {prompt_file}: {reason}.") from None
+    assert prompt is not None
     if prompt != "-":
         return prompt
     if sys.stdin.isatty():
@@ -201,7 +213,16 @@ def _read_prompt(prompt: str) -> str:
 @app.command()
 @boundary
 def generate(
-    prompt: Annotated[str, typer.Argument(help='The prompt, or "-" to read it from stdin.')],
+    prompt: Annotated[
+        str | None,
+        typer.Argument(help='The prompt, or "-" to read it from stdin.', show_default=False),
+    ] = None,
+    prompt_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--prompt-file", "-f", help="Read the prompt from a UTF-8 file.", show_default=False
+        ),
+    ] = None,
     model: Annotated[
         str, typer.Option("--model", "-m", help="Model id (see runway-img models).")
     ] = catalog.DEFAULT_MODEL,
@@ -231,7 +252,7 @@ def generate(
     Prints the saved file paths (one per line) on stdout.
     """
     _setup_logging(verbose)
-    text = _read_prompt(prompt)
+    text = _read_prompt(prompt, prompt_file)
     spec = catalog.get_model(model)
     if spec is None:
         render.warn(f"{model} is not in the model catalog; sending it as given.")
@@ -255,14 +276,20 @@ def generate(
 
     with connect(api_key=api_key, base_url=base_url, sandbox=sandbox) as conn:
         _announce(conn)
+        record = {"model": model, "prompt": text, "ratio": chosen_ratio, "params": _params(body)}
         try:
             created = conn.client.create_text_to_image(body)
+        except AmbiguousCreateError as exc:
+            history.append("ambiguous", id=None, note=exc.message, **record)
+            raise
         except KeyboardInterrupt:
+            history.append("ambiguous", id=None, note="interrupted while creating", **record)
             raise Interrupted(
                 "Interrupted while creating the task; it may have been created.",
-                hint="Check the Runway dashboard before generating again.",
+                hint="Check `runway-img history` and the Runway dashboard before generating again.",
             ) from None
         task_id = created["id"]
+        history.append("created", id=task_id, **record)
         summary = {"id": task_id, "model": model, "ratio": chosen_ratio, "prompt": text}
         if no_wait:
             if json_out:
@@ -293,6 +320,51 @@ def _wait_and_save(
     resume = _resume_command(task_id, output, flags)
     task: dict[str, Any] = current or {"id": task_id}
     try:
+        saved = _wait_and_download(conn, task_id, current, output, force, timeout, resume)
+    except TaskError as exc:
+        if exc.task.get("status") in ("FAILED", "CANCELLED"):
+            _finished(exc.task)
+        if json_out:
+            render.print_json(_result(summary, exc.task or task, []))
+        raise
+    except SaveError as exc:
+        history.append("finished", id=task_id, status="SUCCEEDED", note=f"not saved: {exc.message}")
+        raise
+    task = saved[0]
+    _finished(task, saved[1])
+    if json_out:
+        render.print_json(_result(summary, task, saved[1]))
+    else:
+        for item in saved[1]:
+            render.data(str(item.path))
+
+
+def _params(body: dict[str, Any]) -> dict[str, Any]:
+    """The request's parameters other than the ones history keeps in their own fields."""
+    return {k: v for k, v in body.items() if k not in ("model", "promptText", "ratio")}
+
+
+def _finished(task: dict[str, Any], saved: list[SavedFile] | None = None) -> None:
+    cost = task.get("cost") if isinstance(task.get("cost"), dict) else {}
+    history.append(
+        "finished",
+        id=task.get("id"),
+        status=task.get("status"),
+        cost=cost.get("credits") if cost else None,
+        files=[str(item.path.resolve()) for item in saved or []],
+    )
+
+
+def _wait_and_download(
+    conn: Connection,
+    task_id: str,
+    current: dict[str, Any] | None,
+    output: str | None,
+    force: bool,
+    timeout: float,
+    resume: str,
+) -> tuple[dict[str, Any], list[SavedFile]]:
+    try:
         with render.WaitDisplay(task_id) as display:
             task = wait_for_task(
                 conn.client.get_task,
@@ -308,10 +380,12 @@ def _wait_and_save(
             hint=f"Resume with: {resume}",
         ) from None
     except TaskError as exc:
-        if json_out:
-            render.print_json(_result(summary, exc.task or task, []))
         if exc.hint is None and exc.task.get("status") not in ("FAILED", "CANCELLED"):
             exc.hint = f"Resume with: {resume}"
+        raise
+    except RunwayImgError as exc:
+        # Polling failed, but the task exists and is paid for: never lose its id.
+        exc.hint = f"Task {task_id} was created; resume with: {resume}"
         raise
     urls = output_urls(task)
     if not urls:
@@ -329,11 +403,7 @@ def _wait_and_save(
             f"Download interrupted; task {task_id} succeeded and its image is still on Runway.",
             hint=f"Resume with: {resume}",
         ) from None
-    if json_out:
-        render.print_json(_result(summary, task, saved))
-    else:
-        for item in saved:
-            render.data(str(item.path))
+    return task, saved
 
 
 def _save_all(
@@ -356,7 +426,10 @@ def _save_all(
             return path
 
         def refresh(index: int = index) -> str:
-            fresh = output_urls(conn.client.get_task(task_id))
+            try:
+                fresh = output_urls(conn.client.get_task(task_id))
+            except RunwayImgError as exc:
+                raise SaveError(f"Could not refresh the output URLs: {exc.message}") from None
             if index >= len(fresh):
                 raise SaveError(f"Task {task_id} no longer lists output {index + 1}.")
             return fresh[index]
@@ -416,7 +489,13 @@ def status(
 @app.command()
 @boundary
 def download(
-    task_id: Annotated[str, typer.Argument(help="The task id (a UUID).")],
+    task_id: Annotated[
+        str | None,
+        typer.Argument(help="The task id (a UUID).", show_default=False),
+    ] = None,
+    last: Annotated[
+        bool, typer.Option("--last", help="Use the newest task in the local history.")
+    ] = False,
     output: OutputOpt = None,
     force: ForceOpt = False,
     timeout: TimeoutOpt = 600.0,
@@ -428,6 +507,13 @@ def download(
 ) -> None:
     """Save a task's images (waiting first if it is still running)."""
     _setup_logging(verbose)
+    if last == (task_id is not None):
+        raise UsageError("Give a task id or --last (not both).")
+    if task_id is None:
+        task_id = history.last_task_id()
+        if task_id is None:
+            raise UsageError(f"No tasks in the local history ({history.history_path()}).")
+        render.note(f"Newest task in history: {task_id}")
     task_id = check_task_id(task_id)
     check_timeout(timeout)
     flags = _conn_flags(sandbox, base_url)
@@ -436,6 +522,34 @@ def download(
         task = conn.client.get_task(task_id)
         summary: dict[str, Any] = {"id": task_id}
         _wait_and_save(conn, task_id, task, output, force, timeout, json_out, summary, flags)
+
+
+@app.command("history")
+@boundary
+def history_cmd(
+    limit: Annotated[int, typer.Option("-n", "--limit", help="How many tasks to show.")] = 20,
+    json_out: JsonOpt = False,
+) -> None:
+    """List recent tasks from the local history (newest first)."""
+    if limit <= 0:
+        raise UsageError("-n must be a positive number.")
+    rows = history.entries()[:limit]
+    if json_out:
+        render.print_json([row.to_json() for row in rows])
+        return
+    if not rows:
+        render.note(f"No tasks yet (history file: {history.history_path()}).")
+        return
+    for row in rows:
+        prompt = (row.prompt or "").replace("\n", " ")
+        if len(prompt) > 40:
+            prompt = prompt[:39] + "…"
+        files = f"  {', '.join(row.files)}" if row.files else ""
+        note = f"  ({row.note})" if row.note and row.id is None else ""
+        render.data(
+            f"{row.id or '?' * 36}  {row.created}  {row.status:<9}  {row.model or '-'}  "
+            f"{prompt}{files}{note}"
+        )
 
 
 # -- auth ---------------------------------------------------------------------------------------

@@ -116,10 +116,12 @@ class RunwayClient:
         api_key: str,
         *,
         retry: RetryPolicy | None = None,
+        read_timeout: float = READ_TIMEOUT,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.read_timeout = read_timeout
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._clock = clock
@@ -186,7 +188,7 @@ class RunwayClient:
             label=_url_label(url),
             headers=headers,
             stream=True,
-            timeout=(CONNECT_TIMEOUT, DOWNLOAD_READ_TIMEOUT),
+            timeout=(CONNECT_TIMEOUT, max(self.read_timeout, DOWNLOAD_READ_TIMEOUT)),
         )
         length = response.headers.get("Content-Length")
         return Download(
@@ -205,7 +207,7 @@ class RunwayClient:
             label=path,
             json=json,
             is_create=is_create,
-            timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+            timeout=(CONNECT_TIMEOUT, self.read_timeout),
         )
         if response.status_code == 204 or not response.content:
             return None

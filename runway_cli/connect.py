@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from runway_cli import config
-from runway_cli.client import RunwayClient
+from runway_cli.client import READ_TIMEOUT, RunwayClient
 from runway_cli.errors import UsageError
 from runway_cli.retry import RetryPolicy
 from runway_cli.validation import check_base_url
@@ -22,6 +22,7 @@ from runway_cli.validation import check_base_url
 SANDBOX_ENV = "RUNWAY_IMG_SANDBOX"
 SANDBOX_SECONDS_ENV = "RUNWAY_IMG_SANDBOX_TASK_SECONDS"
 RETRY_BACKOFF_ENV = "RUNWAY_IMG_RETRY_BACKOFF"
+HTTP_TIMEOUT_ENV = "RUNWAY_IMG_HTTP_TIMEOUT"
 
 
 def sandbox_requested(flag: bool) -> bool:
@@ -56,6 +57,7 @@ def retry_policy() -> RetryPolicy:
 @contextmanager
 def connect(*, api_key: str | None, base_url: str | None, sandbox: bool) -> Iterator[Connection]:
     policy = retry_policy()
+    read_timeout = _positive_float_env(HTTP_TIMEOUT_ENV, READ_TIMEOUT)
     if sandbox_requested(sandbox):
         from runway_cli.sandbox import SandboxServer, Timeline
 
@@ -66,7 +68,9 @@ def connect(*, api_key: str | None, base_url: str | None, sandbox: bool) -> Iter
         )
         server.start()
         try:
-            with RunwayClient(server.base_url, server.key, retry=policy) as client:
+            with RunwayClient(
+                server.base_url, server.key, retry=policy, read_timeout=read_timeout
+            ) as client:
                 yield Connection(
                     client=client,
                     sandbox=True,
@@ -81,5 +85,5 @@ def connect(*, api_key: str | None, base_url: str | None, sandbox: bool) -> Iter
         return
     url = check_base_url(config.resolve_base_url(base_url))
     resolved, warnings = config.resolve_key(api_key)
-    with RunwayClient(url, resolved.key, retry=policy) as client:
+    with RunwayClient(url, resolved.key, retry=policy, read_timeout=read_timeout) as client:
         yield Connection(client=client, sandbox=False, key_source=resolved.source, notes=warnings)

@@ -15,8 +15,11 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_completion_script_is_current(shell, env):
     exe = Path(sys.executable).parent / "runway-img"
     out = subprocess.run(
-        [str(exe)], env={**env, "_RUNWAY_IMG_COMPLETE": f"source_{shell}"},
-        capture_output=True, text=True, check=False,
+        [str(exe)],
+        env={**env, "_RUNWAY_IMG_COMPLETE": f"source_{shell}"},
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert out.returncode == 0
     assert out.stdout == (ROOT / "completions" / f"runway-img.{shell}").read_text()
@@ -26,7 +29,14 @@ def test_bash_completion_offers_commands(env):
     exe = Path(sys.executable).parent / "runway-img"
     out = subprocess.run(
         [str(exe)],
-        env={**env, "_RUNWAY_IMG_COMPLETE": "complete_bash", "COMP_WORDS": "runway-img ge", "COMP_CWORD": "1"},
-        capture_output=True, text=True, check=False,
+        env={
+            **env,
+            "_RUNWAY_IMG_COMPLETE": "complete_bash",
+            "COMP_WORDS": "runway-img ge",
+            "COMP_CWORD": "1",
+        },
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert "generate" in out.stdout.split()

@@ -52,10 +52,36 @@ def test_existing_output_without_force(run, api_env, sandbox, workdir):
     assert sandbox.requests == []
 
 
-def test_usage_error_from_typer_is_exit_2(run, api_env):
+def test_usage_error_from_typer_is_exit_2(run, api_env, sandbox):
+    r = run("generate", "a fox", "--bogus", env=api_env)
+    assert r.code == 2
+    assert "No such option" in r.stderr
+    assert sandbox.requests == []
+
+
+def test_missing_prompt_is_exit_2(run, api_env, sandbox):
     r = run("generate", env=api_env)
     assert r.code == 2
-    assert "Missing argument" in r.stderr
+    assert "--prompt-file" in _only_line(r.stderr)
+    assert sandbox.requests == []
+
+
+def test_unreadable_prompt_file_is_exit_2(run, api_env, sandbox, workdir):
+    r = run("generate", "--prompt-file", "nope.txt", env=api_env)
+    assert r.code == 2, r
+    assert "Cannot read the prompt file nope.txt" in _only_line(r.stderr)
+    (workdir / "bin.txt").write_bytes(b"\xff\xfe\x00bad")
+    r = run("generate", "--prompt-file", "bin.txt", env=api_env)
+    assert r.code == 2, r
+    assert sandbox.requests == []
+
+
+def test_prompt_file_is_sent(run, api_env, sandbox, workdir):
+    (workdir / "p.txt").write_text("a lighthouse\non a cliff\n", encoding="utf-8")
+    r = run("generate", "-f", "p.txt", "-o", "p.png", env=api_env)
+    assert r.code == 0, r
+    create = next(e for e in sandbox.requests if e["method"] == "POST")
+    assert create["json"]["promptText"] == "a lighthouse\non a cliff"
 
 
 def test_no_key_anywhere_exits_3_with_instructions(run, env, sandbox):

@@ -12,7 +12,10 @@ def _quick_start_commands() -> list[str]:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     section = re.search(r"^## Quick start\n(.*?)(?=^## )", text, re.S | re.M)
     assert section, "README has no '## Quick start' section"
-    return [block.strip() for block in re.findall(r"```(?:sh|bash|console)?\n(.*?)```", section.group(1), re.S)]
+    return [
+        block.strip()
+        for block in re.findall(r"```(?:sh|bash|console)?\n(.*?)```", section.group(1), re.S)
+    ]
 
 
 def test_quick_start_has_two_commands_and_ci_runs_the_second():

@@ -8,6 +8,7 @@ A rule matches a method and a path prefix and fires ``times`` times (None = alwa
 - ``drop_after``: do the work (e.g. create the task), then close without answering.
 - ``delay``: wait ``delay`` seconds, then answer normally (for read timeouts).
 - ``cut``: for output files, send the headers and half the bytes, then close.
+- ``slow_body``: for output files, send the bytes in small pieces, ``delay`` seconds apart.
 - ``no_range``: for output files, ignore ``Range`` and always send the whole file.
 - ``bad_json``: answer 200 with an HTML page instead of JSON.
 - ``empty_json``: answer 200 with ``{}`` (fields missing).
@@ -36,6 +37,7 @@ ACTIONS = frozenset(
         "delay",
         "cut",
         "no_range",
+        "slow_body",
         "bad_json",
         "empty_json",
         "not_image",
@@ -103,6 +105,7 @@ class FaultRule:
 
     def serve_file(self, handler: _Handler, data: bytes, content_type: str) -> bool:
         if self.action == "cut":
+            handler._log(200)
             handler.send_response(200)
             handler.send_header("Content-Type", content_type)
             handler.send_header("Content-Length", str(len(data)))
@@ -110,6 +113,22 @@ class FaultRule:
             handler.end_headers()
             handler.wfile.write(data[: len(data) // 2])
             handler._drop()
+            return True
+        if self.action == "slow_body":
+            handler._log(200)
+            handler.send_response(200)
+            handler.send_header("Content-Type", content_type)
+            handler.send_header("Content-Length", str(len(data)))
+            handler.end_headers()
+            step = max(1, len(data) // 50)
+            try:
+                for i in range(0, len(data), step):
+                    handler.wfile.write(data[i : i + step])
+                    handler.wfile.flush()
+                    time.sleep(self.delay)
+            except OSError:
+                handler._drop()  # the client went away
+                return True
             return True
         if self.action == "no_range":
             handler._send(200, data, content_type)

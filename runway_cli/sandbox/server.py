@@ -72,6 +72,14 @@ class _HTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     app: SandboxServer
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients that hang up mid-answer are normal here (timeouts, Ctrl-C); stay quiet."""
+        import sys
+
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, ConnectionError | TimeoutError):
+            super().handle_error(request, client_address)
+
 
 class SandboxServer:
     """Run with ``start()`` (background thread) or ``serve_forever()`` (foreground)."""
@@ -246,7 +254,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _HTTPServer
     server_version = "runway-img-sandbox"
-    _status: int | str = 0
+    _entry: dict[str, Any] | None = None
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the request log on the app object is the record."""
@@ -268,6 +276,7 @@ class _Handler(BaseHTTPRequestHandler):
         content_type: str = "application/json",
         headers: dict[str, str] | None = None,
     ) -> None:
+        self._log(status)
         self.send_response(status)
         if body or status != 204:
             self.send_header("Content-Type", content_type)
@@ -277,7 +286,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if body and self.command != "HEAD":
             self.wfile.write(body)
-        self._status = status
 
     def _json(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
         self._send(status, json.dumps(data).encode(), headers=headers)
@@ -288,12 +296,20 @@ class _Handler(BaseHTTPRequestHandler):
     def _drop(self) -> None:
         """Close the connection without an answer."""
         self.close_connection = True
-        self._status = "dropped"
+        self._log("dropped")
         try:
             self.wfile.flush()
             self.connection.shutdown(2)
         except OSError:
             pass
+
+    def _log(self, status: int | str) -> None:
+        """Record the request once, *before* answering: a client that has its answer can
+        count on the log already holding the request."""
+        if self._entry is not None:
+            self._entry["status"] = status
+            self.app.record(self._entry)
+            self._entry = None
 
     def do_GET(self) -> None:
         self._dispatch()
@@ -305,7 +321,6 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch()
 
     def _dispatch(self) -> None:
-        self._status = 0
         url = urlsplit(self.path)
         body = self._read_body() if self.command == "POST" else b""
         entry: dict[str, Any] = {
@@ -321,14 +336,14 @@ class _Handler(BaseHTTPRequestHandler):
             entry["json"] = json.loads(body) if body and url.path.startswith("/v1/") else None
         except ValueError:
             entry["json"] = None
+        self._entry = entry
         rule = self.app.faults.take(self.command, url.path)
         try:
             if rule is not None and rule.before(self):
                 return
             self._route(url.path, parse_qs(url.query), body, rule)
         finally:
-            entry["status"] = self._status
-            self.app.record(entry)
+            self._log("error")  # only if nothing was sent (an exception in a handler)
 
     # -- routes ---------------------------------------------------------------------------
 
