@@ -354,3 +354,9 @@ def test_validate_non_object_body() -> None:
     assert model is None
     assert_live_shape(issues)
     assert issues[0]["code"] == "invalid_type"
+
+
+def test_make_png_never_overflows_a_channel() -> None:
+    # the band colour is the inverse of the top colour: a dark top once made it 255 + grain
+    for i in range(300):
+        assert png_size(make_png(f"seed-{i}", 8, 40)) == (8, 40)

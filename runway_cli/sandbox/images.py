@@ -34,18 +34,19 @@ _GRAIN_MASK = bytes(b & 0x07 for b in range(256))  # grain adds 0..7 to each cha
 
 
 def row_colour(seed: str, y: int, height: int) -> tuple[int, int, int]:
+    """The base colour of row ``y``; every channel is <= 248 so adding grain (<= 7) never
+    carries into the next byte."""
     top, bottom = _colours(seed)
-    # keep channels <= 248 so adding grain (<= 7) never carries into the next byte
-    top = (top[0] * 248 // 255, top[1] * 248 // 255, top[2] * 248 // 255)
-    bottom = (bottom[0] * 248 // 255, bottom[1] * 248 // 255, bottom[2] * 248 // 255)
     if abs(y - height // 2) < max(1, height // 40):
-        return (255 - top[0], 255 - top[1], 255 - top[2])
-    t = y / max(1, height - 1)
-    return (
-        round(top[0] + (bottom[0] - top[0]) * t),
-        round(top[1] + (bottom[1] - top[1]) * t),
-        round(top[2] + (bottom[2] - top[2]) * t),
-    )
+        colour = (255 - top[0], 255 - top[1], 255 - top[2])
+    else:
+        t = y / max(1, height - 1)
+        colour = (
+            round(top[0] + (bottom[0] - top[0]) * t),
+            round(top[1] + (bottom[1] - top[1]) * t),
+            round(top[2] + (bottom[2] - top[2]) * t),
+        )
+    return (colour[0] * 248 // 255, colour[1] * 248 // 255, colour[2] * 248 // 255)
 
 
 def make_png(seed: str, width: int, height: int) -> bytes:

@@ -13,6 +13,7 @@ import hmac
 import json
 import re
 import secrets
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -77,7 +78,8 @@ class _HTTPServer(ThreadingHTTPServer):
         import sys
 
         exc = sys.exc_info()[1]
-        if not isinstance(exc, ConnectionError | TimeoutError):
+        # sqlite3.ProgrammingError: a late request after stop() closed the store
+        if not isinstance(exc, ConnectionError | TimeoutError | sqlite3.ProgrammingError):
             super().handle_error(request, client_address)
 
 
