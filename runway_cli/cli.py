@@ -17,9 +17,17 @@ from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 
-from runway_cli import __version__, catalog, config, history, render
+from runway_cli import __version__, catalog, config, history, render, request
 from runway_cli.connect import Connection, connect
-from runway_cli.downloads import SavedFile, check_destination, output_urls, plan_paths, save_output
+from runway_cli.downloads import (
+    OutputPlan,
+    SavedFile,
+    check_destination,
+    check_template,
+    is_template,
+    output_urls,
+    save_output,
+)
 from runway_cli.errors import (
     AmbiguousCreateError,
     AuthenticationError,
@@ -30,11 +38,10 @@ from runway_cli.errors import (
     UsageError,
 )
 from runway_cli.exit_codes import ExitStatus, exit_status_for
+from runway_cli.references import parse_ref
 from runway_cli.validation import (
     check_api_key,
     check_base_url,
-    check_prompt,
-    check_ratio,
     check_task_id,
     check_timeout,
 )
@@ -235,10 +242,51 @@ def generate(
             show_default=False,
         ),
     ] = None,
+    refs: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--ref",
+            help="Reference image: FILE, https:// URL or runway:// URI, optionally TAG=SOURCE "
+            "and a @human/@object suffix. Repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    count: Annotated[
+        int | None,
+        typer.Option("--count", "-n", help="How many images (outputCount).", show_default=False),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Random seed.", show_default=False)
+    ] = None,
+    public_figures: Annotated[
+        str | None,
+        typer.Option(
+            "--public-figures",
+            help="Moderation of public figures: auto or low (contentModeration).",
+            show_default=False,
+        ),
+    ] = None,
+    output_format: Annotated[
+        str | None,
+        typer.Option("--format", help="Output format: png, jpeg or webp.", show_default=False),
+    ] = None,
+    params: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            "-p",
+            help="Any other model parameter as KEY=VALUE. Repeatable.",
+            show_default=False,
+        ),
+    ] = None,
     output: OutputOpt = None,
     force: ForceOpt = False,
     no_wait: Annotated[
         bool, typer.Option("--no-wait", help="Print the task id and exit without waiting.")
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Check everything and print the request; send nothing."),
     ] = False,
     timeout: TimeoutOpt = 600.0,
     json_out: JsonOpt = False,
@@ -253,30 +301,41 @@ def generate(
     """
     _setup_logging(verbose)
     text = _read_prompt(prompt, prompt_file)
-    spec = catalog.get_model(model)
-    if spec is None:
-        render.warn(f"{model} is not in the model catalog; sending it as given.")
-    chosen_ratio = ratio if ratio is not None else (spec.ratio.default if spec else None)
-    if chosen_ratio is None and spec is None:
-        raise UsageError(f"--ratio is required for {model}, which is not in the catalog.")
-    check_prompt(text, spec)
-    if chosen_ratio is not None:
-        check_ratio(chosen_ratio, spec)
+    prepared = request.build(
+        request.Options(
+            model=model,
+            prompt=text,
+            ratio=ratio,
+            refs=[parse_ref(r) for r in refs or []],
+            count=count,
+            seed=seed,
+            public_figures=public_figures,
+            output_format=output_format,
+            params=list(params or []),
+        )
+    )
+    for line in prepared.warnings:
+        render.warn(line)
     check_timeout(timeout)
+    plan = OutputPlan(output, force, model=model, seed=prepared.body.get("seed"))
     if not no_wait:
-        if output is not None:
-            for path in plan_paths("task", 1, output, "png"):
-                check_destination(path, force=force)
-        else:
-            check_destination(Path("runway-img-check"), force=True)
-    body: dict[str, Any] = {"model": model, "promptText": text}
-    if chosen_ratio is not None:
-        body["ratio"] = chosen_ratio
+        plan.precheck(prepared.expected_outputs, prepared.expected_ext)
+    if dry_run:
+        render.print_json(prepared.display_body())
+        render.note("Dry run: nothing was sent and no task was created.")
+        return
     flags = _conn_flags(sandbox, base_url)
 
     with connect(api_key=api_key, base_url=base_url, sandbox=sandbox) as conn:
         _announce(conn)
-        record = {"model": model, "prompt": text, "ratio": chosen_ratio, "params": _params(body)}
+        _upload_refs(conn, prepared)
+        body = prepared.body
+        record = {
+            "model": model,
+            "prompt": text,
+            "ratio": body.get("ratio"),
+            "params": _params(body),
+        }
         try:
             created = conn.client.create_text_to_image(body)
         except AmbiguousCreateError as exc:
@@ -290,7 +349,7 @@ def generate(
             ) from None
         task_id = created["id"]
         history.append("created", id=task_id, **record)
-        summary = {"id": task_id, "model": model, "ratio": chosen_ratio, "prompt": text}
+        summary = {"id": task_id, "model": model, "ratio": body.get("ratio"), "prompt": text}
         if no_wait:
             if json_out:
                 render.print_json(
@@ -303,24 +362,36 @@ def generate(
             )
             return
         render.note(f"Task {task_id} created.")
-        _wait_and_save(conn, task_id, None, output, force, timeout, json_out, summary, flags)
+        _wait_and_save(conn, task_id, None, plan, timeout, json_out, summary, flags)
+
+
+def _upload_refs(conn: Connection, prepared: request.Prepared) -> None:
+    """Upload local reference images too large to inline; put their runway:// URIs in the body."""
+    for index, image in prepared.uploads:
+        size = len(image.data) / 2**20
+        render.note(f"Uploading {image.path.name} ({size:.1f} MB)...")
+        upload = conn.client.create_upload(image.path.name)
+        with render.TransferDisplay(f"Uploading {image.path.name}") as display:
+            uri = conn.client.upload_file(
+                upload, image.path.name, image.data, image.mime, on_progress=display.update
+            )
+        prepared.body["referenceImages"][index]["uri"] = uri
 
 
 def _wait_and_save(
     conn: Connection,
     task_id: str,
     current: dict[str, Any] | None,
-    output: str | None,
-    force: bool,
+    plan: OutputPlan,
     timeout: float,
     json_out: bool,
     summary: dict[str, Any],
     flags: list[str],
 ) -> None:
-    resume = _resume_command(task_id, output, flags)
+    resume = _resume_command(task_id, plan.output, flags)
     task: dict[str, Any] = current or {"id": task_id}
     try:
-        saved = _wait_and_download(conn, task_id, current, output, force, timeout, resume)
+        saved = _wait_and_download(conn, task_id, current, plan, timeout, resume)
     except TaskError as exc:
         if exc.task.get("status") in ("FAILED", "CANCELLED"):
             _finished(exc.task)
@@ -359,8 +430,7 @@ def _wait_and_download(
     conn: Connection,
     task_id: str,
     current: dict[str, Any] | None,
-    output: str | None,
-    force: bool,
+    plan: OutputPlan,
     timeout: float,
     resume: str,
 ) -> tuple[dict[str, Any], list[SavedFile]]:
@@ -394,7 +464,7 @@ def _wait_and_download(
             hint=f"Try again later with: {resume}",
         )
     try:
-        saved = _save_all(conn, task_id, urls, output, force)
+        saved = _save_all(conn, task_id, urls, plan)
     except SaveError as exc:
         exc.hint = f"Task {task_id} succeeded; nothing was overwritten. Retry with: {resume}"
         raise
@@ -406,22 +476,21 @@ def _wait_and_download(
     return task, saved
 
 
-def _save_all(
-    conn: Connection, task_id: str, urls: list[str], output: str | None, force: bool
-) -> list[SavedFile]:
+def _save_all(conn: Connection, task_id: str, urls: list[str], plan: OutputPlan) -> list[SavedFile]:
     count = len(urls)
-    for path in plan_paths(task_id, count, output, "png"):
-        if output is not None:
+    if plan.output is not None:
+        for path in plan.paths(task_id, count, "png"):
             try:
-                check_destination(path, force=force)
+                check_destination(path, force=plan.force, make_folders=plan.make_folders)
             except UsageError as exc:
                 raise SaveError(exc.message, task_id=task_id) from None
     saved: list[SavedFile] = []
+    warned: set[str] = set()
     for index, url in enumerate(urls):
 
         def choose(kind: str, index: int = index) -> Path:
-            path = plan_paths(task_id, count, output, kind)[index]
-            if output is None and path.exists() and not force:
+            path = plan.paths(task_id, count, kind)[index]
+            if path.exists() and not plan.force:
                 raise SaveError(f"{path} already exists.", task_id=task_id)
             return path
 
@@ -434,7 +503,19 @@ def _save_all(
                 raise SaveError(f"Task {task_id} no longer lists output {index + 1}.")
             return fresh[index]
 
-        saved.append(save_output(conn.client, url, choose, force=force, refresh_url=refresh))
+        item = save_output(
+            conn.client,
+            url,
+            choose,
+            force=plan.force,
+            make_folders=plan.make_folders,
+            refresh_url=refresh,
+        )
+        mismatch = plan.extension_mismatch(item.kind)
+        if mismatch and mismatch not in warned:
+            render.warn(mismatch)
+            warned.add(mismatch)
+        saved.append(item)
     return saved
 
 
@@ -521,7 +602,10 @@ def download(
         _announce(conn)
         task = conn.client.get_task(task_id)
         summary: dict[str, Any] = {"id": task_id}
-        _wait_and_save(conn, task_id, task, output, force, timeout, json_out, summary, flags)
+        plan = OutputPlan(output, force)
+        if plan.output is not None and is_template(plan.output):
+            check_template(plan.output)
+        _wait_and_save(conn, task_id, task, plan, timeout, json_out, summary, flags)
 
 
 @app.command("history")

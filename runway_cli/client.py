@@ -9,6 +9,7 @@ the key is never logged.
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -178,6 +179,47 @@ class RunwayClient:
             raise errors.InvalidResponseError("The organization answer is not a JSON object.")
         return data
 
+    def create_upload(self, filename: str) -> dict[str, Any]:
+        """``POST /v1/uploads``: where and how to upload one file. Treated like a create."""
+        data = self._call(
+            "POST", "/v1/uploads", json={"filename": filename, "type": "ephemeral"}, is_create=True
+        )
+        if (
+            not isinstance(data, dict)
+            or not isinstance(data.get("uploadUrl"), str)
+            or not isinstance(data.get("runwayUri"), str)
+            or not isinstance(data.get("fields"), dict)
+        ):
+            raise errors.InvalidResponseError(
+                "The upload answer lacks uploadUrl, fields or runwayUri."
+            )
+        return data
+
+    def upload_file(
+        self,
+        upload: dict[str, Any],
+        filename: str,
+        content: bytes,
+        mime: str,
+        on_progress: Callable[[int, int], None] = lambda sent, total: None,
+    ) -> str:
+        """Send the file to the upload URL as multipart/form-data; return its ``runway://`` URI.
+
+        Goes to the storage host, not the API, so no key is sent. Repeating it is harmless
+        (same key, same bytes), so it is retried like a read.
+        """
+        body = _MultipartBody(upload["fields"], filename, content, mime, on_progress)
+        self._send(
+            self.files,
+            "POST",
+            upload["uploadUrl"],
+            label=_url_label(upload["uploadUrl"]),
+            data=body,
+            headers={"Content-Type": body.content_type},
+            timeout=(CONNECT_TIMEOUT, max(self.read_timeout, DOWNLOAD_READ_TIMEOUT)),
+        ).close()
+        return str(upload["runwayUri"])
+
     def open_download(self, url: str, *, offset: int = 0) -> Download:
         """Open an output URL for streaming (retrying reads); ``offset`` asks for a Range."""
         headers = {"Range": f"bytes={offset}-"} if offset else {}
@@ -237,6 +279,9 @@ class RunwayClient:
             attempt += 1
             t0 = self._clock()
             retry_after: float | None = None
+            body = kwargs.get("data")
+            if isinstance(body, _MultipartBody):
+                body.seek(0)  # a retried upload starts from the first byte again
             try:
                 response = session.request(method, url, **kwargs)
             except requests.RequestException as exc:
@@ -291,6 +336,54 @@ class RunwayClient:
                 error.message,
             )
             self._sleep(wait)
+
+
+class _MultipartBody:
+    """A multipart/form-data body that reports progress as it is read by the HTTP layer."""
+
+    def __init__(
+        self,
+        fields: dict[str, Any],
+        filename: str,
+        content: bytes,
+        mime: str,
+        on_progress: Callable[[int, int], None],
+    ) -> None:
+        boundary = f"runway-img-{secrets.token_hex(12)}"
+        self.content_type = f"multipart/form-data; boundary={boundary}"
+        parts = []
+        for name, value in fields.items():
+            parts.append(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+                f"{value}\r\n".encode()
+            )
+        safe_name = filename.replace('"', "_").replace("\r", "_").replace("\n", "_")
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+            f'filename="{safe_name}"\r\nContent-Type: {mime}\r\n\r\n'.encode()
+        )
+        parts.append(content)
+        parts.append(f"\r\n--{boundary}--\r\n".encode())
+        self._data = b"".join(parts)
+        self._pos = 0
+        self._on_progress = on_progress
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __iter__(self) -> Iterator[bytes]:
+        while chunk := self.read(64 * 1024):
+            yield chunk
+
+    def seek(self, pos: int) -> None:
+        self._pos = pos
+
+    def read(self, size: int = -1) -> bytes:
+        end = len(self._data) if size < 0 else min(self._pos + size, len(self._data))
+        chunk = self._data[self._pos : end]
+        self._pos = end
+        self._on_progress(self._pos, len(self._data))
+        return chunk
 
 
 def _ms(t0: float, t1: float) -> int:

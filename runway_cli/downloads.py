@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import string
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,13 +42,58 @@ def sniff_image(head: bytes) -> str | None:
     return None
 
 
-def plan_paths(task_id: str, count: int, output: str | None, ext: str) -> list[Path]:
+TEMPLATE_FIELDS = ("id", "n", "ext", "model", "seed")
+
+
+def is_template(output: str | None) -> bool:
+    return output is not None and "{" in output
+
+
+def check_template(output: str) -> None:
+    """Raise UsageError for unknown placeholders or a malformed template."""
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(output) if name is not None]
+    except ValueError as exc:
+        raise UsageError(f"Invalid -o template {output!r}: {exc}.") from None
+    unknown = sorted({n for n in names if n not in TEMPLATE_FIELDS})
+    if unknown or "" in names:
+        allowed = ", ".join("{" + f + "}" for f in TEMPLATE_FIELDS)
+        raise UsageError(f"Unknown placeholder in -o {output!r}; use {allowed}.")
+
+
+def template_makes_folders(output: str | None) -> bool:
+    """True when a placeholder is in a folder part (``out/{id}/{n}.{ext}``): such templates
+    may create missing folders; plain paths never do."""
+    return is_template(output) and "{" in str(Path(output or "").parent)
+
+
+def plan_paths(
+    task_id: str,
+    count: int,
+    output: str | None,
+    ext: str,
+    *,
+    model: str | None = None,
+    seed: int | None = None,
+) -> list[Path]:
     """Destination paths for ``count`` outputs.
 
     No ``-o``: ``<task id>.<ext>`` in the current directory. ``-o DIR`` (an existing directory):
     the same names inside it. ``-o FILE``: that name; with several outputs it gets numbered
-    (``out-1.png``, ``out-2.png``).
+    (``out-1.png``, ``out-2.png``). ``-o TEMPLATE``: ``{id}``, ``{n}`` (1-based), ``{ext}``,
+    ``{model}`` and ``{seed}`` filled in; numbered as above if several outputs and no ``{n}``.
     """
+    if output is not None and is_template(output):
+        values = {
+            "id": task_id,
+            "ext": ext,
+            "model": model or "",
+            "seed": "" if seed is None else seed,
+        }
+        paths = [Path(output.format(n=n, **values)) for n in range(1, count + 1)]
+        if count > 1 and len(set(paths)) < count:
+            return [p.with_name(f"{p.stem}-{n}{p.suffix}") for n, p in enumerate(paths, start=1)]
+        return paths
     if output is None or output.endswith(("/", os.sep)) or Path(output).is_dir():
         folder = Path(output) if output else Path()
         if count == 1:
@@ -59,9 +105,15 @@ def plan_paths(task_id: str, count: int, output: str | None, ext: str) -> list[P
     return [path.with_name(f"{path.stem}-{n}{path.suffix}") for n in range(1, count + 1)]
 
 
-def check_destination(path: Path, *, force: bool) -> None:
-    """Raise UsageError unless ``path`` can be written (created, or replaced with force)."""
+def check_destination(path: Path, *, force: bool, make_folders: bool = False) -> None:
+    """Raise UsageError unless ``path`` can be written (created, or replaced with force).
+
+    With ``make_folders``, missing folders are fine if the nearest existing one is writable.
+    """
     parent = path.parent if str(path.parent) else Path()
+    if make_folders:
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
     if not parent.exists():
         raise UsageError(
             f"Cannot save to {path}: the folder {parent} does not exist.",
@@ -142,6 +194,7 @@ def save_output(
     choose_dest: Callable[[str], Path],
     *,
     force: bool,
+    make_folders: bool = False,
     refresh_url: Callable[[], str] | None = None,
     on_progress: Callable[[int], None] = lambda n: None,
 ) -> SavedFile:
@@ -154,6 +207,11 @@ def save_output(
     host) is replaced by ``refresh_url()`` once per attempt.
     """
     provisional = choose_dest("png")
+    if make_folders:
+        try:
+            provisional.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SaveError(f"Could not create {provisional.parent}: {exc.strerror}.") from None
     tmp = _temp_path(provisional)
     written = 0
     last_error = "unknown error"
@@ -185,6 +243,8 @@ def save_output(
                 f"The output for {provisional.name} is not a PNG, JPEG, WebP or SVG image."
             )
         dest = choose_dest(kind)
+        if make_folders:
+            dest.parent.mkdir(parents=True, exist_ok=True)
         try:
             _move_into_place(tmp, dest, force=force)
         except OSError as exc:
@@ -202,3 +262,52 @@ def output_urls(task: dict[str, Any]) -> list[str]:
     if not isinstance(output, list) or not all(isinstance(u, str) for u in output):
         return []
     return list(output)
+
+
+_SAME_KIND = {"jpg": {"jpg", "jpeg"}, "png": {"png"}, "webp": {"webp"}, "svg": {"svg"}}
+
+
+@dataclass
+class OutputPlan:
+    """Where a task's outputs go: ``-o`` (plain path, folder or template) and ``--force``."""
+
+    output: str | None
+    force: bool
+    model: str | None = None
+    seed: int | None = None
+
+    @property
+    def make_folders(self) -> bool:
+        return template_makes_folders(self.output)
+
+    def paths(self, task_id: str, count: int, ext: str) -> list[Path]:
+        return plan_paths(task_id, count, self.output, ext, model=self.model, seed=self.seed)
+
+    def precheck(self, count: int, ext: str) -> None:
+        """Before the task exists (so before it costs anything): can we write there?"""
+        if self.output is None:
+            check_destination(Path("runway-img-check"), force=True)
+            return
+        if is_template(self.output):
+            check_template(self.output)
+            if "{id}" not in self.output.replace(" ", ""):
+                for path in self.paths("00000000-0000-0000-0000-000000000000", count, ext):
+                    check_destination(path, force=self.force, make_folders=self.make_folders)
+            else:
+                probe = self.paths("00000000-0000-0000-0000-000000000000", 1, ext)[0]
+                check_destination(probe, force=True, make_folders=self.make_folders)
+            return
+        for path in self.paths("task", count, ext):
+            check_destination(path, force=self.force)
+
+    def extension_mismatch(self, kind: str) -> str | None:
+        """A warning when the user's own file name has an extension other than what was served."""
+        if self.output is None or is_template(self.output) or Path(self.output).is_dir():
+            return None
+        suffix = Path(self.output).suffix.lower().lstrip(".")
+        if suffix and suffix not in _SAME_KIND.get(kind, {kind}):
+            return (
+                f"The image is {kind.upper()} but {self.output} ends in .{suffix}; "
+                "keeping your file name."
+            )
+        return None

@@ -114,6 +114,39 @@ class WaitDisplay:
         self._last_status = status
 
 
+class TransferDisplay:
+    """A progress bar for an upload on a terminal; silent elsewhere."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self._progress: Progress | None = None
+        self._bar: Any = None
+
+    def __enter__(self) -> TransferDisplay:
+        if _err.is_terminal:
+            from rich.progress import BarColumn, DownloadColumn, TransferSpeedColumn
+
+            self._progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                console=_err,
+                transient=True,
+            )
+            self._progress.start()
+            self._bar = self._progress.add_task(escape(self.label), total=None)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def update(self, done: int, total: int) -> None:
+        if self._progress is not None:
+            self._progress.update(self._bar, completed=done, total=total)
+
+
 def task_view(task: dict[str, Any]) -> list[str]:
     """Human-readable lines for ``runway-img status``."""
     lines = [

@@ -1,0 +1,135 @@
+"""Reference images: parsing ``--ref`` values and turning local files into image inputs.
+
+A source is an ``https://`` URL, a ``runway://`` URI (from an upload), a ``data:image/`` URI, or
+a local file. Local files are checked by their bytes (PNG, JPEG or WebP) and inlined as a
+``data:`` URI when the whole URI stays under the API's 5 MiB limit; larger ones are uploaded
+(``POST /v1/uploads``) and sent as the returned ``runway://`` URI.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from runway_cli.errors import UsageError
+
+TAG_RE = re.compile(r"^[a-z][a-z0-9_]{2,15}$")
+_TAG_PREFIX_RE = re.compile(r"^([a-z][a-z0-9_]*)=(.+)$", re.S)
+SUBJECTS = ("human", "object")
+MAX_DATA_URI = 5 * 1024 * 1024  # characters of the whole data: URI
+MAX_URL = 2048
+MAX_RUNWAY_URI = 5000
+MAX_FILE_BYTES = 16 * 1024 * 1024
+_MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+
+
+@dataclass(frozen=True)
+class RefOption:
+    """One ``--ref`` as the user wrote it: ``[TAG=]SOURCE[@human|@object]``."""
+
+    source: str
+    tag: str | None = None
+    subject: str | None = None
+
+
+@dataclass(frozen=True)
+class LocalImage:
+    path: Path
+    kind: str  # png, jpeg, webp
+    data: bytes
+
+    @property
+    def mime(self) -> str:
+        return _MIME[self.kind]
+
+    def data_uri(self) -> str:
+        return f"data:{self.mime};base64,{base64.b64encode(self.data).decode('ascii')}"
+
+    def data_uri_length(self) -> int:
+        return len(f"data:{self.mime};base64,") + 4 * ((len(self.data) + 2) // 3)
+
+    @property
+    def fits_inline(self) -> bool:
+        return self.data_uri_length() < MAX_DATA_URI
+
+
+def parse_ref(text: str) -> RefOption:
+    value = text.strip()
+    if not value:
+        raise UsageError("--ref needs a file, https:// URL or runway:// URI.")
+    subject = None
+    for candidate in SUBJECTS:
+        if value.endswith(f"@{candidate}"):
+            subject = candidate
+            value = value[: -len(candidate) - 1]
+            break
+    tag = None
+    match = _TAG_PREFIX_RE.match(value)
+    if match and "://" not in match.group(1) and not match.group(1).startswith("data"):
+        tag, value = match.group(1), match.group(2)
+        if not TAG_RE.match(tag):
+            raise UsageError(
+                f"Invalid reference tag {tag!r}: use 3-16 characters, a lowercase letter first, "
+                "then lowercase letters, digits or _."
+            )
+    return RefOption(source=value, tag=tag, subject=subject)
+
+
+def sniff_input(head: bytes) -> str | None:
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def load_source(source: str) -> str | LocalImage:
+    """A remote source as a checked string, or a local file read and checked."""
+    if source.startswith("https://"):
+        if len(source) > MAX_URL:
+            raise UsageError(
+                f"Reference URL is {len(source)} characters; the API allows {MAX_URL}."
+            )
+        return source
+    if source.startswith("runway://"):
+        if len(source) > MAX_RUNWAY_URI:
+            raise UsageError("Reference runway:// URI is too long.")
+        return source
+    if source.startswith("data:"):
+        if not re.match(r"^data:image/(png|jpeg|webp);base64,", source):
+            raise UsageError("Reference data: URIs must be data:image/png|jpeg|webp;base64,...")
+        if len(source) >= MAX_DATA_URI:
+            raise UsageError("Reference data: URI is over 5 MiB; pass the file itself instead.")
+        return source
+    if source.startswith("http://"):
+        raise UsageError(f"Reference {source}: the API only fetches https:// URLs.")
+    path = Path(source).expanduser()
+    try:
+        size = path.stat().st_size
+        if path.is_dir():
+            raise UsageError(f"Reference {source} is a folder, not an image file.")
+        if size > MAX_FILE_BYTES:
+            raise UsageError(
+                f"Reference {source} is {size / 2**20:.1f} MB; the API accepts images up to 16 MB."
+            )
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"Reference image {source} does not exist.") from None
+    except OSError as exc:
+        raise UsageError(f"Cannot read reference image {source}: {exc.strerror}.") from None
+    kind = sniff_input(data[:16])
+    if kind is None:
+        raise UsageError(f"Reference {source} is not a PNG, JPEG or WebP image.")
+    return LocalImage(path=path, kind=kind, data=data)
+
+
+def shorten_data_uri(uri: str, keep: int = 40) -> str:
+    """For --dry-run: ``data:image/png;base64,iVBORw0KG…(123456 chars)``."""
+    if not uri.startswith("data:") or len(uri) <= keep + 40:
+        return uri
+    head = uri.split(",", 1)[0]
+    return f"{head},{uri[len(head) + 1 : len(head) + 1 + keep]}…({len(uri)} chars)"
