@@ -80,11 +80,56 @@ class Model:
     source: str
     notes: str | None = None
 
-    @property
-    def max_refs(self) -> int:
-        if self.reference_images is None:
-            return 0
-        return self.reference_images.max if self.reference_images.max is not None else 10**6
+    def to_json(self) -> dict[str, Any]:
+        """The catalog row as plain JSON (for ``runway-img models --json``)."""
+        refs = self.reference_images
+        count = self.output_count
+        return {
+            "id": self.id,
+            "prompt": {"min": self.prompt_min, "max": self.prompt_max, "unit": "utf16"},
+            "ratios": list(self.ratio.values),
+            "ratioRequired": self.ratio.required,
+            "defaultRatio": self.ratio.default,
+            "freeformRatio": {
+                "minPixels": self.ratio.freeform_min_pixels,
+                "maxPixels": self.ratio.freeform_max_pixels,
+            }
+            if self.ratio.freeform
+            else None,
+            "referenceImages": None
+            if refs is None
+            else {
+                "min": refs.min,
+                "max": refs.max,
+                "fields": list(refs.fields),
+                "subjectLimits": refs.subject_limits or None,
+            },
+            "outputCount": None
+            if count is None
+            else (
+                {"choices": list(count.choices)}
+                if count.choices is not None
+                else {"min": count.min, "max": count.max}
+            ),
+            "outputFormats": list(self.output_formats) if self.output_formats else None,
+            "defaultOutputFormat": self.default_output_format,
+            "outputKind": self.output_kind,
+            "params": {
+                name: {
+                    k: v
+                    for k, v in (
+                        ("type", p.type),
+                        ("values", list(p.values) or None),
+                        ("min", p.min),
+                        ("max", p.max),
+                    )
+                    if v is not None
+                }
+                for name, p in self.params.items()
+            },
+            "source": self.source,
+            "notes": self.notes,
+        }
 
 
 def _model_from_row(row: dict[str, Any]) -> Model:

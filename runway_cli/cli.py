@@ -608,6 +608,35 @@ def download(
         _wait_and_save(conn, task_id, task, plan, timeout, json_out, summary, flags)
 
 
+@app.command("models")
+@boundary
+def models_cmd(
+    model_id: Annotated[
+        str | None, typer.Argument(help="Show one model in full.", show_default=False)
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """List the text-to-image models, or show one with all ratios and parameters."""
+    known = catalog.all_models()
+    if model_id is None:
+        if json_out:
+            render.print_json([m.to_json() for m in known.values()])
+        else:
+            for line in render.models_table(list(known.values())):
+                render.data(line)
+        return
+    spec = known.get(model_id)
+    if spec is None:
+        close = [m for m in known if model_id.lower() in m.lower()]
+        hint = f" Did you mean: {', '.join(close)}?" if close else " See: runway-img models"
+        raise UsageError(f"Unknown model {model_id!r}.{hint}")
+    if json_out:
+        render.print_json(spec.to_json())
+    else:
+        for line in render.model_detail(spec):
+            render.data(line)
+
+
 @app.command("history")
 @boundary
 def history_cmd(

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from runway_cli.catalog import Model
 from runway_cli.errors import APIError, RunwayImgError
 
 _STATE_WORDS = {
@@ -145,6 +146,93 @@ class TransferDisplay:
     def update(self, done: int, total: int) -> None:
         if self._progress is not None:
             self._progress.update(self._bar, completed=done, total=total)
+
+
+def _refs_text(model: Model) -> str:
+    refs = model.reference_images
+    if refs is None:
+        return "-"
+    high = "any" if refs.max is None else str(refs.max)
+    return f"{refs.min}-{high}"
+
+
+def models_table(models: list[Model]) -> list[str]:
+    """One line per model for ``runway-img models``."""
+    rows = [("MODEL", "PROMPT", "REFS", "OUTPUTS", "FORMATS", "RATIOS")]
+    for m in models:
+        rows.append(
+            (
+                m.id,
+                str(m.prompt_max) if m.prompt_max is not None else "?",
+                _refs_text(m),
+                m.output_count.describe() if m.output_count else "1",
+                ",".join(m.output_formats)
+                if m.output_formats
+                else ("svg" if m.output_kind == "vector" else "png"),
+                str(len(m.ratio.values)) + ("+free" if m.ratio.freeform else ""),
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    ]
+
+
+def model_detail(model: Model) -> list[str]:
+    """Everything about one model for ``runway-img models ID``."""
+    lines = [f"Model:    {model.id}"]
+    limit = (
+        f"{model.prompt_max} UTF-16 code units"
+        if model.prompt_max is not None
+        else "not documented (the server decides)"
+    )
+    lines.append(f"Prompt:   {model.prompt_min}-{model.prompt_max or '?'} ({limit})")
+    default = model.ratio.default or "(none: ratio is optional)"
+    lines.append(f"Ratio:    default {default}{'' if model.ratio.required else ', optional'}")
+    for i in range(0, len(model.ratio.values), 8):
+        lines.append("          " + "  ".join(model.ratio.values[i : i + 8]))
+    if model.ratio.freeform:
+        lines.append(
+            f"          or any WIDTH:HEIGHT with {model.ratio.freeform_min_pixels:,}-"
+            f"{model.ratio.freeform_max_pixels:,} pixels"
+        )
+    refs = model.reference_images
+    if refs is None:
+        lines.append("Refs:     none")
+    else:
+        extras = []
+        if "tag" in refs.fields:
+            extras.append("tags (TAG=FILE)")
+        if "subject" in refs.fields:
+            limits = ", ".join(f"{n} {s}" for s, n in refs.subject_limits.items())
+            extras.append(f"subjects @human/@object (at most {limits})")
+        lines.append(f"Refs:     {_refs_text(model)}{'; ' + '; '.join(extras) if extras else ''}")
+    lines.append(
+        f"Outputs:  {model.output_count.describe() if model.output_count else '1 (no --count)'}"
+    )
+    if model.output_formats:
+        lines.append(
+            f"Formats:  {', '.join(model.output_formats)} (default {model.default_output_format})"
+        )
+    elif model.output_kind == "vector":
+        lines.append("Formats:  svg")
+    for name, p in model.params.items():
+        if p.type == "enum":
+            what = " | ".join(p.values)
+        elif p.type == "int" and p.min is not None:
+            what = f"integer {p.min}-{p.max}"
+        else:
+            what = p.type.replace("_", " ")
+        option = {
+            "seed": "--seed",
+            "contentModeration.publicFigureThreshold": "--public-figures",
+        }.get(name, f"-p {name}=")
+        lines.append(f"Param:    {name}: {what}  ({option})")
+    if model.notes:
+        lines.append(f"Notes:    {model.notes}")
+    if model.source != "openapi+sdk":
+        lines.append("Source:   SDK only; limits may be incomplete")
+    return lines
 
 
 def task_view(task: dict[str, Any]) -> list[str]:

@@ -8,6 +8,7 @@ injection (see ``faults.py``).
 
 from __future__ import annotations
 
+import email.policy
 import hashlib
 import hmac
 import json
@@ -18,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from email.parser import BytesParser
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -26,7 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from runway_cli.catalog import Model, parse_ratio
 from runway_cli.sandbox.faults import FaultPlan, FaultRule
-from runway_cli.sandbox.images import make_png
+from runway_cli.sandbox.images import make_jpeg, make_png, make_svg
 from runway_cli.sandbox.store import TaskRow, TaskStore, Timeline, status_of
 from runway_cli.sandbox.validate import validate_body
 
@@ -61,6 +63,17 @@ def _size_for(model: Model, ratio: str | None) -> tuple[int, int]:
         if size is not None:
             return size
     return _FALLBACK_SIZE
+
+
+def _file_kind(model: Model, requested: str | None) -> str:
+    """What the sandbox serves: SVG for vector models, real JPEG when asked, else PNG.
+
+    WebP is served as PNG: writing WebP needs an encoder we do not want as a dependency.
+    """
+    if model.output_kind == "vector":
+        return "svg"
+    fmt = requested or model.default_output_format
+    return "jpg" if fmt == "jpeg" else "png"
 
 
 def _credits(width: int, height: int, outputs: int) -> float:
@@ -214,7 +227,8 @@ class SandboxServer:
         key = (row.id, index)
         data = self._images.get(key)
         if data is None:
-            data = make_png(
+            maker = {"svg": make_svg, "jpg": make_jpeg}.get(row.format, make_png)
+            data = maker(
                 f"{row.body.get('promptText', '')}|{row.id}|{index}", row.width, row.height
             )
             if len(self._images) > 32:
@@ -231,7 +245,7 @@ class SandboxServer:
             width=width,
             height=height,
             outputs=count,
-            fmt="png",
+            fmt=_file_kind(model, body.get("outputFormat")),
             credits=_credits(width, height, count),
         )
 
@@ -368,6 +382,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._create(body, rule)
         elif match:
             self._task(match.group(1), rule)
+        elif path == "/v1/uploads" and self.command == "POST":
+            self._create_upload(body, rule)
         elif path == "/v1/organization" and self.command == "GET":
             self._respond(rule, 200, self.app.organization())
         else:
@@ -399,12 +415,78 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             self._error(400, "Request body is not valid JSON.", docUrl=DOC_URL)
             return
-        model, issues = validate_body(body)
+        model, issues = validate_body(body, known_upload=self._known_upload)
         if issues or model is None:
             self._error(400, "Validation of body failed", issues=issues, docUrl=DOC_URL)
             return
         row = self.app.create(model, body)
         self._respond(rule, 200, {"id": row.id, "estimatedCost": {"credits": row.credits}})
+
+    def _known_upload(self, uri: str) -> bool:
+        prefix = "runway://sandbox/uploads/"
+        return uri.startswith(prefix) and self.app.store.upload_ready(uri[len(prefix) :])
+
+    def _create_upload(self, raw: bytes, rule: FaultRule | None) -> None:
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            self._error(400, "Request body is not valid JSON.", docUrl=DOC_URL)
+            return
+        issues = []
+        filename = body.get("filename") if isinstance(body, dict) else None
+        if not isinstance(filename, str) or not 3 <= len(filename) <= 255:
+            issues.append({"code": "invalid_type", "path": ["filename"], "message": "Required"})
+        elif not re.search(r"\.(png|jpe?g|webp|gif|mp4|mov|webm|mp3|wav)$", filename, re.I):
+            issues.append(
+                {"code": "custom", "path": ["filename"], "message": "Unsupported file extension"}
+            )
+        if not isinstance(body, dict) or body.get("type") != "ephemeral":
+            issues.append(
+                {
+                    "code": "invalid_enum_value",
+                    "path": ["type"],
+                    "message": "Invalid enum value. Expected 'ephemeral'",
+                }
+            )
+        if issues:
+            self._error(400, "Validation of body failed", issues=issues, docUrl=DOC_URL)
+            return
+        upload_id = self.app.store.create_upload(str(filename))
+        self._respond(
+            rule,
+            200,
+            {
+                "uploadUrl": f"{self.app.base_url}/_sandbox/uploads/{upload_id}",
+                "fields": {
+                    "key": f"uploads/{upload_id}/{filename}",
+                    "policy": self.app._sign(f"upload|{upload_id}", 0),
+                },
+                "runwayUri": f"runway://sandbox/uploads/{upload_id}",
+            },
+        )
+
+    def _receive_upload(self, upload_id: str, raw: bytes) -> None:
+        """The storage side of an upload: multipart/form-data with the fields, then the file."""
+        fields, file_bytes = _parse_multipart(self.headers.get("Content-Type", ""), raw)
+        if fields.get("policy") != self.app._sign(f"upload|{upload_id}", 0):
+            self._send(403, b"<Error><Code>AccessDenied</Code></Error>", "application/xml")
+            return
+        kind = None
+        if file_bytes is not None:
+            head = file_bytes[:16]
+            if head.startswith(b"\x89PNG"):
+                kind = "png"
+            elif head.startswith(b"\xff\xd8\xff"):
+                kind = "jpeg"
+            elif head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+                kind = "webp"
+        if kind is None or file_bytes is None:
+            self._send(400, b"<Error><Code>InvalidArgument</Code></Error>", "application/xml")
+            return
+        if not self.app.store.complete_upload(upload_id, len(file_bytes), kind):
+            self._send(404, b"<Error><Code>NoSuchUpload</Code></Error>", "application/xml")
+            return
+        self._send(204)
 
     def _task(self, task_id: str, rule: FaultRule | None) -> None:
         row = self.app.store.get(task_id)
@@ -429,6 +511,8 @@ class _Handler(BaseHTTPRequestHandler):
         match = _FILE_PATH.match(path)
         if match and self.command == "GET":
             self._file(path, match, query, rule)
+        elif path.startswith("/_sandbox/uploads/") and self.command == "POST":
+            self._receive_upload(path.rsplit("/", 1)[1], body)
         elif path == "/_sandbox/requests" and self.command == "GET":
             with self.app._log_lock:
                 log = list(self.app.requests)
@@ -482,6 +566,27 @@ class _Handler(BaseHTTPRequestHandler):
                     "Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}",
                 },
             )
+
+
+def _parse_multipart(content_type: str, raw: bytes) -> tuple[dict[str, str], bytes | None]:
+    """Form fields and the ``file`` part of a multipart/form-data body (stdlib email parser)."""
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + raw
+    )
+    fields: dict[str, str] = {}
+    file_bytes: bytes | None = None
+    if not message.is_multipart():
+        return fields, None
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if not isinstance(name, str) or not isinstance(payload, bytes):
+            continue
+        if name == "file":
+            file_bytes = payload
+        else:
+            fields[name] = payload.decode("utf-8", "replace")
+    return fields, file_bytes
 
 
 def _range_start(header: str | None, size: int) -> int | None:

@@ -40,6 +40,13 @@ CREATE TABLE IF NOT EXISTS tasks (
     credits REAL NOT NULL,
     cancelled REAL,
     deleted INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS uploads (
+    id TEXT PRIMARY KEY,
+    filename TEXT NOT NULL,
+    created REAL NOT NULL,
+    size INTEGER,
+    kind TEXT
 )
 """
 
@@ -86,7 +93,7 @@ class TaskStore:
         else:
             self._conn = sqlite3.connect(":memory:", check_same_thread=False)
         with self._tx() as conn:
-            conn.execute(_SCHEMA)
+            conn.executescript(_SCHEMA)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -174,6 +181,30 @@ class TaskStore:
     def delete(self, task_id: str) -> None:
         with self._tx() as conn:
             conn.execute("UPDATE tasks SET deleted = 1 WHERE id = ?", (task_id,))
+
+    def create_upload(self, filename: str) -> str:
+        upload_id = str(uuid.uuid4())
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO uploads (id, filename, created) VALUES (?, ?, ?)",
+                (upload_id, filename, self.clock()),
+            )
+        return upload_id
+
+    def complete_upload(self, upload_id: str, size: int, kind: str) -> bool:
+        with self._tx() as conn:
+            cur = conn.execute(
+                "UPDATE uploads SET size = ?, kind = ? WHERE id = ?", (size, kind, upload_id)
+            )
+            return cur.rowcount == 1
+
+    def upload_ready(self, upload_id: str, max_age: float = 86400) -> bool:
+        with self._tx() as conn:
+            cur = conn.execute(
+                "SELECT 1 FROM uploads WHERE id = ? AND kind IS NOT NULL AND created >= ?",
+                (upload_id, self.clock() - max_age),
+            )
+            return cur.fetchone() is not None
 
     def daily_counts(self) -> dict[str, int]:
         since = self.clock() - 86400

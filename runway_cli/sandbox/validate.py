@@ -6,12 +6,15 @@ Driven by the model catalog. Answers are issue lists in the live API's 400 shape
 
 from __future__ import annotations
 
+import base64
 import re
+from collections.abc import Callable
 from typing import Any
 
 from runway_cli.catalog import Model, all_models, parse_ratio, utf16_length
 
 Issue = dict[str, Any]
+UploadCheck = Callable[[str], bool]
 TAG_RE = re.compile(r"^[a-z][a-z0-9_]{2,15}$")
 _HEX_RE = re.compile(r"^#?[0-9a-fA-F]{6}$")
 _URI_PREFIXES = (("https://", 2048), ("runway://", 5000), ("data:image/", 5 * 1024 * 1024))
@@ -22,7 +25,9 @@ def _issue(code: str, path: list[Any], message: str) -> Issue:
     return {"code": code, "path": path, "message": message}
 
 
-def validate_body(body: Any) -> tuple[Model | None, list[Issue]]:
+def validate_body(
+    body: Any, known_upload: UploadCheck = lambda uri: True
+) -> tuple[Model | None, list[Issue]]:
     if not isinstance(body, dict):
         return None, [
             _issue("invalid_type", [], "Expected object, received " + type(body).__name__)
@@ -41,7 +46,7 @@ def validate_body(body: Any) -> tuple[Model | None, list[Issue]]:
     issues: list[Issue] = []
     issues += _check_prompt(body.get("promptText"), model)
     issues += _check_ratio(body.get("ratio"), model)
-    issues += _check_refs(body.get("referenceImages"), model)
+    issues += _check_refs(body.get("referenceImages"), model, known_upload)
     issues += _check_outputs(body, model)
     issues += _check_params(body, model)
     allowed = _BASE_FIELDS | {name.split(".")[0] for name in model.params}
@@ -102,7 +107,7 @@ def _check_ratio(ratio: Any, model: Model) -> list[Issue]:
     ]
 
 
-def _check_refs(refs: Any, model: Model) -> list[Issue]:
+def _check_refs(refs: Any, model: Model, known_upload: UploadCheck) -> list[Issue]:
     spec = model.reference_images
     if refs is None:
         if spec is not None and spec.required:
@@ -134,7 +139,7 @@ def _check_refs(refs: Any, model: Model) -> list[Issue]:
         if not isinstance(ref, dict):
             issues.append(_issue("invalid_type", path, "Expected object"))
             continue
-        issues += _check_uri(ref.get("uri"), [*path, "uri"])
+        issues += _check_uri(ref.get("uri"), [*path, "uri"], known_upload)
         extra = sorted(set(ref) - {"uri", *spec.fields})
         if extra:
             keys = ", ".join(f"'{k}'" for k in extra)
@@ -173,7 +178,7 @@ def _check_refs(refs: Any, model: Model) -> list[Issue]:
     return issues
 
 
-def _check_uri(uri: Any, path: list[Any]) -> list[Issue]:
+def _check_uri(uri: Any, path: list[Any], known_upload: UploadCheck) -> list[Issue]:
     if not isinstance(uri, str):
         return [_issue("invalid_type", path, "Required")]
     for prefix, limit in _URI_PREFIXES:
@@ -182,10 +187,27 @@ def _check_uri(uri: Any, path: list[Any]) -> list[Issue]:
                 return [
                     _issue("too_big", path, f"String must contain at most {limit} character(s)")
                 ]
+            if prefix == "runway://" and not known_upload(uri):
+                return [_issue("custom", path, "Unknown or expired runway:// upload URI")]
+            if prefix == "data:image/" and not _data_uri_is_image(uri):
+                return [_issue("custom", path, "The data URI is not a base64 PNG, JPEG or WebP")]
             return []
     return [
         _issue("invalid_string", path, "Invalid url: expected https://, runway:// or data:image/")
     ]
+
+
+def _data_uri_is_image(uri: str) -> bool:
+    head, _, payload = uri.partition(",")
+    if not head.endswith(";base64") or not payload:
+        return False
+    try:
+        start = base64.b64decode(payload[:24], validate=True)
+    except ValueError:
+        return False
+    return start.startswith((b"\x89PNG", b"\xff\xd8\xff")) or (
+        start[:4] == b"RIFF" and start[8:12] == b"WEBP"
+    )
 
 
 def _check_outputs(body: dict[str, Any], model: Model) -> list[Issue]:
