@@ -85,7 +85,6 @@ def test_gemini_image3_pro() -> None:
     assert model.prompt_max == 5500
     assert model.reference_images is not None
     assert model.reference_images.max == 14
-    assert model.max_refs == 14
 
 
 def test_gen4_image_turbo_requires_one_to_three_refs() -> None:
@@ -97,15 +96,15 @@ def test_gen4_image_turbo_requires_one_to_three_refs() -> None:
     assert (refs.min, refs.max) == (1, 3)
 
 
-def test_max_refs_without_refs_and_unbounded() -> None:
+def test_models_without_refs_and_unbounded_refs_show_in_json() -> None:
     no_refs = [m for m in MODELS.values() if m.reference_images is None]
     unbounded = [
         m for m in MODELS.values() if m.reference_images and m.reference_images.max is None
     ]
-    assert no_refs
-    assert unbounded
-    assert all(m.max_refs == 0 for m in no_refs)
-    assert all(m.max_refs >= 10**6 for m in unbounded)
+    assert {m.id for m in no_refs} == {"recraft_v4_1_flash", "recraft_v4_1_vector"}
+    assert [m.id for m in unbounded] == ["seedream5_flash"]
+    assert all(m.to_json()["referenceImages"] is None for m in no_refs)
+    assert unbounded[0].to_json()["referenceImages"]["max"] is None
 
 
 def test_get_model_unknown() -> None:

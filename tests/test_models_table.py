@@ -1,0 +1,219 @@
+"""Table-driven over every catalog model, through the CLI and the sandbox on 127.0.0.1.
+
+Each model generates for real with its options (and the body the server received is exactly
+the --dry-run body), and every limit one past the edge is refused locally: the sandbox sees no
+request at all. Runs the CLI in-process (typer's CliRunner) for speed; HTTP is still real.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from runway_cli.catalog import Model, all_models
+from runway_cli.cli import app
+from runway_cli.downloads import sniff_image
+from runway_cli.sandbox.images import make_png
+from tests.conftest import KEY
+
+MODELS = list(all_models().values())
+
+
+@pytest.fixture
+def cli(monkeypatch, sandbox, home, workdir):
+    for name in list(__import__("os").environ):
+        if name.startswith(("RUNWAYML_", "RUNWAY_IMG_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+    monkeypatch.setenv("RUNWAYML_BASE_URL", sandbox.base_url)
+    monkeypatch.setenv("RUNWAYML_API_SECRET", KEY)
+    monkeypatch.setenv("RUNWAY_IMG_POLL_INTERVAL", "0.05")
+    monkeypatch.setenv("RUNWAY_IMG_RETRY_BACKOFF", "0.01")
+    monkeypatch.chdir(workdir)
+    (workdir / "ref.png").write_bytes(make_png("ref", 64, 64))
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        result = runner.invoke(app, list(args))
+        assert KEY not in result.stdout and KEY not in result.stderr
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return result
+
+    return invoke
+
+
+def _valid_param(name: str, spec) -> str | None:
+    return {
+        "enum": spec.values[0] if spec.values else None,
+        "int": str(spec.min if spec.min is not None else 7),
+        "bool": "true",
+        "hex_color": "ff8800",
+        "hex_color_list": "ff0000,00ff00",
+        "image": "ref.png",
+        "str": "x",
+    }.get(spec.type)
+
+
+def _valid_args(m: Model) -> tuple[list[str], int, str]:
+    """Arguments exercising every option the model takes; expected output count and kind."""
+    args = ["generate", "a lighthouse at dusk", "--model", m.id]
+    refs = m.reference_images
+    if refs is not None:
+        for i in range(max(refs.min, 1)):
+            tag = f"ref{i}x" if "tag" in refs.fields else None
+            subject = "@human" if "subject" in refs.fields else ""
+            args += ["--ref", f"{tag}=ref.png{subject}" if tag else f"ref.png{subject}"]
+    count = 1
+    if m.output_count is not None:
+        choices = m.output_count.choices or (2,)
+        count = choices[-1]
+        args += ["--count", str(count)]
+    kind = "svg" if m.output_kind == "vector" else "png"
+    if m.output_formats:
+        fmt = "jpeg" if "jpeg" in m.output_formats else m.output_formats[0]
+        args += ["--format", fmt]
+        kind = "jpg" if fmt == "jpeg" else "png"  # the sandbox serves WebP requests as PNG
+    elif m.default_output_format == "jpeg":
+        kind = "jpg"
+    for name, spec in m.params.items():
+        value = _valid_param(name, spec)
+        if name == "seed":
+            args += ["--seed", value or "7"]
+        elif name == "contentModeration.publicFigureThreshold":
+            args += ["--public-figures", "low"]
+        elif value is not None:
+            args += ["-p", f"{name}={value}"]
+    return args, count, kind
+
+
+@pytest.mark.parametrize("model", MODELS, ids=[m.id for m in MODELS])
+def test_every_model_generates_with_its_options(cli, sandbox, workdir, model):
+    args, count, kind = _valid_args(model)
+    dry = cli(*args, "--dry-run")
+    assert dry.exit_code == 0, dry.stderr
+    assert sandbox.requests == []
+    planned = json.loads(dry.stdout)
+
+    result = cli(*args, "-o", "out/{id}/{n}.{ext}")
+    assert result.exit_code == 0, result.stderr
+    paths = [Path(p) for p in result.stdout.split()]
+    assert len(paths) == count
+    for path in paths:
+        assert path.suffix == f".{kind}"
+        assert sniff_image((workdir / path).read_bytes()[:512]) == kind
+    creates = [e for e in sandbox.requests if e["path"] == "/v1/text_to_image"]
+    assert len(creates) == 1
+    sent = creates[0]["json"]
+    for ref in sent.get("referenceImages", []):
+        assert ref["uri"].startswith("data:image/png;base64,")
+        ref["uri"] = "…"
+    for ref in planned.get("referenceImages", []):
+        ref["uri"] = "…"
+    if "maskUri" in sent:
+        sent["maskUri"] = planned["maskUri"] = "…"
+    assert sent == planned
+
+
+def _over_the_edge(m: Model) -> list[tuple[str, list[str]]]:
+    """(description, extra args) for each limit of the model, one past the edge."""
+    cases: list[tuple[str, list[str]]] = []
+    base = ["generate", "--model", m.id]
+    if m.prompt_max is not None:
+        cases.append(("prompt too long", [*base, "x" * (m.prompt_max + 1)]))
+    cases.append(("bad ratio", [*base, "a fox", "--ratio", "1:1"]))
+    refs = m.reference_images
+    if refs is None:
+        cases.append(("refs not taken", [*base, "a fox", "--ref", "ref.png"]))
+    else:
+        if refs.max is not None:
+            cases.append(
+                ("too many refs", [*base, "a fox"] + ["--ref", "ref.png"] * (refs.max + 1))
+            )
+        if refs.min > 0:
+            cases.append(("too few refs", [*base, "a fox"] + ["--ref", "ref.png"] * (refs.min - 1)))
+        minimum = ["--ref", "ref.png"] * max(refs.min, 1)
+        if "tag" not in refs.fields:
+            cases.append(("tag not taken", [*base, "a fox", "--ref", "abc=ref.png"]))
+        else:
+            dup = ["--ref", "same=ref.png", "--ref", "same=ref.png"]
+            if refs.max is None or refs.max >= 2:
+                cases.append(("duplicate tags", [*base, "a fox", *dup]))
+        if "subject" not in refs.fields:
+            cases.append(("subject not taken", [*base, "a fox", *minimum[:-1], "ref.png@human"]))
+        else:
+            for subject, limit in refs.subject_limits.items():
+                many = ["--ref", f"ref.png@{subject}"] * (limit + 1)
+                cases.append((f"too many {subject}", [*base, "a fox", *many]))
+    else_refs = ["--ref", "ref.png"] * (refs.min if refs else 0)
+    if m.output_count is None:
+        cases.append(("count not taken", [*base, "a fox", *else_refs, "--count", "2"]))
+    elif m.output_count.choices is not None:
+        cases.append(("count not a choice", [*base, "a fox", *else_refs, "--count", "2"]))
+    elif m.output_count.max is not None:
+        cases.append(
+            ("count too big", [*base, "a fox", *else_refs, "--count", str(m.output_count.max + 1)])
+        )
+    if m.output_formats is None:
+        cases.append(("format not taken", [*base, "a fox", *else_refs, "--format", "png"]))
+    else:
+        cases.append(("format not offered", [*base, "a fox", *else_refs, "--format", "gif"]))
+    if "seed" not in m.params:
+        cases.append(("seed not taken", [*base, "a fox", *else_refs, "--seed", "1"]))
+    for name, spec in m.params.items():
+        bad = {
+            "enum": "nope",
+            "int": str(spec.max + 1) if spec.max is not None else "1.5",
+            "bool": "maybe",
+            "hex_color": "xyz",
+            "hex_color_list": "red",
+            "image": "missing.png",
+        }.get(spec.type)
+        if bad is not None:
+            cases.append((f"bad {name}", [*base, "a fox", *else_refs, "-p", f"{name}={bad}"]))
+    cases.append(("unknown param", [*base, "a fox", *else_refs, "-p", "nope=1"]))
+    return cases
+
+
+CASES = [(m, desc, args) for m in MODELS for desc, args in _over_the_edge(m)]
+
+
+@pytest.mark.parametrize(
+    ("model", "desc", "args"), CASES, ids=[f"{m.id}-{d.replace(' ', '_')}" for m, d, _ in CASES]
+)
+def test_every_limit_is_refused_before_any_request(cli, sandbox, model, desc, args):
+    result = cli(*args)
+    assert result.exit_code == 2, (desc, result.stdout, result.stderr)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    assert sandbox.requests == []
+
+
+def test_option_errors_name_the_models_that_take_it(cli, sandbox):
+    r = cli("generate", "a fox", "--count", "2")
+    assert r.exit_code == 2
+    assert "gen4_image does not take --count. Models that do:" in r.stderr
+    assert "gpt_image_2" in r.stderr and "gemini_image3_pro" in r.stderr
+
+
+def test_models_list_and_detail(cli):
+    r = cli("models")
+    assert r.exit_code == 0
+    lines = r.stdout.splitlines()
+    assert lines[0].split()[:3] == ["MODEL", "PROMPT", "REFS"]
+    assert len(lines) == 1 + len(MODELS)
+    gemini = next(line for line in lines if line.startswith("gemini_image3_pro "))
+    assert gemini.split()[1:4] == ["5500", "0-14", "1"]  # "1 or 4" outputs
+    d = cli("models", "gen4_image")
+    assert "1280:720" in d.stdout and "seed: integer 0-4294967295" in d.stdout
+    j = json.loads(cli("models", "--json").stdout)
+    assert [m["id"] for m in j] == [m.id for m in MODELS]
+    one = json.loads(cli("models", "gen4_image_turbo", "--json").stdout)
+    assert one["referenceImages"] == {"min": 1, "max": 3, "fields": ["tag"], "subjectLimits": None}
+    u = cli("models", "gen4")
+    assert u.exit_code == 2 and "Did you mean: gen4_image_turbo, gen4_image" in u.stderr
