@@ -60,12 +60,13 @@ def test_interrupt_while_waiting_prints_resume_and_exits_130(api_env, workdir, s
     assert not (workdir / "fox.png").exists()
 
 
-def test_spinner_on_a_tty_shows_task_and_state(api_env, workdir):
+def _run_on_tty(args, api_env, workdir):
+    """Run the CLI with stderr on a pseudo-terminal; return (code, stdout, terminal text)."""
     master, slave = os.openpty()
     env = {**api_env, "TERM": "xterm-256color", "COLUMNS": "160"}
     env.pop("NO_COLOR", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "runway_cli", "generate", "a fox", "-o", "tty.png"],
+        [sys.executable, "-m", "runway_cli", *args],
         env=env,
         cwd=workdir,
         stdout=subprocess.PIPE,
@@ -90,8 +91,23 @@ def test_spinner_on_a_tty_shows_task_and_state(api_env, workdir):
     out, _ = proc.communicate(timeout=60)
     reader.join(timeout=5)
     os.close(master)
-    screen = b"".join(chunks).decode("utf-8", "replace")
-    assert proc.returncode == 0, screen
-    assert out.decode() == "tty.png\n"  # stdout stays clean data even with a spinner
+    return proc.returncode, out.decode(), b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_spinner_on_a_tty_shows_task_and_state(api_env, workdir):
+    code, out, screen = _run_on_tty(["generate", "a fox", "-o", "tty.png"], api_env, workdir)
+    assert code == 0, screen
+    assert out == "tty.png\n"  # stdout stays clean data even with a spinner
     assert re.search(rf"Generating · task {UUID}", screen), screen
     assert "\x1b[" in screen  # live display control sequences on the terminal only
+
+
+def test_upload_progress_bar_on_a_tty(api_env, workdir):
+    from runway_cli.sandbox.images import make_png
+
+    (workdir / "big.png").write_bytes(make_png("big", 2048, 2048))
+    args = ["generate", "a fox", "--ref", "big.png", "-o", "u.png"]
+    code, out, screen = _run_on_tty(args, api_env, workdir)
+    assert code == 0, screen
+    assert out == "u.png\n"
+    assert re.search(r"Uploading big\.png.*\d+(\.\d+)?/\d+(\.\d+)? MB", screen), screen
