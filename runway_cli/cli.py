@@ -6,6 +6,7 @@ expected failure is a ``RunwayImgError`` and becomes one stderr line plus its ex
 
 from __future__ import annotations
 
+import getpass
 import shlex
 import signal
 import sys
@@ -85,7 +86,7 @@ def boundary(func: Callable[P, R]) -> Callable[P, R]:
         except RunwayImgError as exc:
             render.error(exc)
             raise typer.Exit(exit_status_for(exc)) from None
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, typer.Abort):
             render.note("Interrupted.")
             raise typer.Exit(ExitStatus.INTERRUPTED) from None
 
@@ -683,7 +684,10 @@ def auth_login(
     if with_token or not sys.stdin.isatty():
         key = sys.stdin.readline().strip()
     else:
-        key = typer.prompt("Paste your Runway API key", hide_input=True).strip()
+        try:
+            key = getpass.getpass("Paste your Runway API key (input is hidden): ").strip()
+        except EOFError:
+            raise UsageError("No key entered.") from None
     check_api_key(key, "stdin" if with_token or not sys.stdin.isatty() else "the prompt")
     if verify:
         from runway_cli.client import RunwayClient

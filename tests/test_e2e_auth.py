@@ -87,3 +87,48 @@ def test_loose_permissions_are_tightened_with_a_warning(run, env, sandbox, home)
     assert r.code == 0, r
     assert "changed it to 0600" in r.stderr
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def _controlling_tty() -> None:
+    import fcntl
+    import os
+    import termios
+
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def test_login_on_a_terminal_prompts_without_echo(env, sandbox, home):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    master, slave = os.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runway_cli", "auth", "login"],
+        env={**env, "RUNWAYML_BASE_URL": sandbox.base_url, "TERM": "xterm"},
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        preexec_fn=_controlling_tty,  # getpass talks to /dev/tty: make it this pty
+    )
+    os.close(slave)
+    seen = b""
+    deadline = time.monotonic() + 20
+    # getpass turns echo off *before* it writes its prompt: wait for the whole prompt
+    while b"(input is hidden): " not in seen and time.monotonic() < deadline:
+        seen += os.read(master, 1024)
+    os.write(master, KEY.encode() + b"\r")
+    out, _ = proc.communicate(timeout=30)
+    rest = b""
+    try:
+        while chunk := os.read(master, 4096):
+            rest += chunk
+    except OSError:
+        pass
+    os.close(master)
+    assert proc.returncode == 0, (seen + rest).decode()
+    assert out == b""  # the prompt is talk, not data
+    assert KEY.encode() not in seen + rest  # hidden input: the key is never echoed
+    assert json.loads(_cred_file(home).read_text()) == {"api_key": KEY}

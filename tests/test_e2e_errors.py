@@ -194,3 +194,11 @@ def test_output_that_is_not_an_image_exits_8_and_leaves_nothing(run, api_env, sa
     assert "runway-img download" in line  # resume command with the id
     assert list(workdir.iterdir()) == []
     assert sandbox.count("POST", "/v1/text_to_image") == 1
+
+
+def test_output_folder_that_is_a_file_is_refused(run, api_env, sandbox, workdir):
+    (workdir / "afile").write_text("x")
+    r = run("generate", "a fox", "-o", "afile/out.png", env=api_env)
+    assert r.code == 2, r
+    assert "is not a folder" in _only_line(r.stderr)
+    assert sandbox.requests == []
