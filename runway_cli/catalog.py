@@ -29,6 +29,18 @@ class RatioSpec:
     def freeform(self) -> bool:
         return self.freeform_min_pixels is not None
 
+    def accepts(self, ratio: str) -> bool:
+        """One of the listed values, or a free-form WIDTH:HEIGHT within the pixel bounds."""
+        if ratio in self.values:
+            return True
+        size = parse_ratio(ratio)
+        return (
+            size is not None
+            and self.freeform_min_pixels is not None
+            and self.freeform_max_pixels is not None
+            and self.freeform_min_pixels <= size[0] * size[1] <= self.freeform_max_pixels
+        )
+
 
 @dataclass(frozen=True)
 class ReferenceSpec:

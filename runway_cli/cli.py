@@ -1,13 +1,13 @@
 """The command line: parse options, call the modules below, render, map errors to exit codes.
 
-This is the only module that imports typer. ``main()`` is the single error boundary: every
-expected failure is a ``RunwayImgError`` and becomes one stderr line plus its exit status.
+This is the only module that imports typer. Every command runs inside ``boundary``, the single
+error boundary: each expected failure is a ``RunwayImgError`` and becomes one stderr line plus
+its documented exit status (``exit_codes``).
 """
 
 from __future__ import annotations
 
 import getpass
-import shlex
 import signal
 import sys
 from collections.abc import Callable
@@ -18,21 +18,11 @@ from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 
-from runway_cli import __version__, catalog, config, history, render, request
-from runway_cli.connect import Connection, connect
-from runway_cli.downloads import (
-    OutputPlan,
-    SavedFile,
-    check_destination,
-    check_template,
-    is_template,
-    output_urls,
-    save_output,
-)
+from runway_cli import __version__, catalog, config, history, render, request, tasks
+from runway_cli.connect import Connection, connect, sandbox_requested
+from runway_cli.downloads import OutputPlan, check_template, is_template, output_urls
 from runway_cli.errors import (
-    AmbiguousCreateError,
     AuthenticationError,
-    InvalidResponseError,
     RunwayImgError,
     SaveError,
     TaskError,
@@ -40,29 +30,23 @@ from runway_cli.errors import (
 )
 from runway_cli.exit_codes import ExitStatus, exit_status_for
 from runway_cli.references import parse_ref
-from runway_cli.validation import (
-    check_api_key,
-    check_base_url,
-    check_task_id,
-    check_timeout,
-)
-from runway_cli.waiting import PollSchedule, wait_for_task
+from runway_cli.validation import check_api_key, check_task_id, check_timeout
+from runway_cli.waiting import PollSchedule
 
 app = typer.Typer(
     name="runway-img",
     help="Turn text prompts into images with the Runway API.",
+    epilog="Exit codes: 0 ok, 1 unexpected error, 2 bad input, 3 missing/invalid key, "
+    "4 task failed, 5 task cancelled, 6 timed out waiting, 7 network/server trouble, "
+    "8 saving failed, 130 interrupted.",
     no_args_is_help=True,
+    # Never print local variables in a traceback: one of them could be the API key.
     pretty_exceptions_show_locals=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 auth_app = typer.Typer(help="Store, check and remove your Runway API key.", no_args_is_help=True)
 app.add_typer(auth_app, name="auth")
-
-
-class Interrupted(RunwayImgError):
-    """Ctrl-C or SIGTERM: exit 130 after saying how to pick up where we left off."""
-
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -80,9 +64,6 @@ def boundary(func: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
-        except Interrupted as exc:
-            render.error(exc)
-            raise typer.Exit(ExitStatus.INTERRUPTED) from None
         except RunwayImgError as exc:
             render.error(exc)
             raise typer.Exit(exit_status_for(exc)) from None
@@ -125,8 +106,8 @@ OutputOpt = Annotated[
     typer.Option(
         "-o",
         "--output",
-        help="File (or existing folder) to save to. Default: <task id>.<ext> here; "
-        "several outputs get numbered names.",
+        help="File, existing folder, or template with {id} {n} {ext} {model} {seed}. "
+        "Default: <task id>.<ext> here; several outputs get numbered names.",
         show_default=False,
     ),
 ]
@@ -152,12 +133,7 @@ def _root(
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
 ) -> None:
-    """Turn text prompts into images with the Runway API.
-
-    Exit codes: 0 ok, 1 unexpected error, 2 bad input, 3 missing/invalid key, 4 task failed,
-    5 task cancelled, 6 timed out waiting, 7 network/server trouble, 8 saving failed,
-    130 interrupted.
-    """
+    """Turn text prompts into images with the Runway API."""
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -177,22 +153,10 @@ def _announce(conn: Connection) -> None:
         render.note(line) if conn.sandbox else render.warn(line)
 
 
-def _resume_command(task_id: str, output: str | None, conn_flags: list[str]) -> str:
-    parts = ["runway-img", "download", task_id]
-    if output:
-        parts += ["-o", output]
-    return shlex.join(parts + conn_flags)
-
-
-def _conn_flags(sandbox: bool, base_url: str | None) -> list[str]:
-    from runway_cli.connect import sandbox_requested
-
+def _resume_flags(sandbox: bool, base_url: str | None) -> list[str]:
     if sandbox_requested(sandbox):
         return ["--sandbox"]
     return ["--base-url", base_url] if base_url else []
-
-
-# -- generate ---------------------------------------------------------------------------------
 
 
 def _read_prompt(prompt: str | None, prompt_file: Path | None) -> str:
@@ -216,6 +180,37 @@ def _read_prompt(prompt: str | None, prompt_file: Path | None) -> str:
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"Could not read the prompt from stdin: {exc}.") from None
     return text.rstrip("\r\n")
+
+
+def _follow_and_print(
+    job: tasks.Job,
+    task_id: str,
+    current: dict[str, Any] | None,
+    summary: dict[str, Any],
+    json_out: bool,
+) -> None:
+    """Wait, save, and print the paths (or the JSON object, also when the task did not work)."""
+    try:
+        outcome = tasks.follow(job, task_id, current)
+    except TaskError as exc:
+        if json_out:
+            render.print_json(tasks.result_json(summary, exc.task or {"id": task_id}, []))
+        raise
+    except SaveError as exc:
+        if json_out:
+            render.print_json(tasks.result_json(summary, exc.task or {"id": task_id}, exc.saved))
+        else:
+            for item in exc.saved:
+                render.data(str(item.path))
+        raise
+    if json_out:
+        render.print_json(tasks.result_json(summary, outcome.task, outcome.saved))
+    else:
+        for item in outcome.saved:
+            render.data(str(item.path))
+
+
+# -- generate ---------------------------------------------------------------------------------
 
 
 @app.command()
@@ -318,6 +313,7 @@ def generate(
     for line in prepared.warnings:
         render.warn(line)
     check_timeout(timeout)
+    schedule = PollSchedule.from_env()
     plan = OutputPlan(output, force, model=model, seed=prepared.body.get("seed"))
     if not no_wait:
         plan.precheck(prepared.expected_outputs, prepared.expected_ext)
@@ -325,219 +321,25 @@ def generate(
         render.print_json(prepared.display_body())
         render.note("Dry run: nothing was sent and no task was created.")
         return
-    flags = _conn_flags(sandbox, base_url)
 
     with connect(api_key=api_key, base_url=base_url, sandbox=sandbox) as conn:
         _announce(conn)
-        _upload_refs(conn, prepared)
+        tasks.upload_references(conn, prepared)
         body = prepared.body
-        record = {
-            "model": model,
-            "prompt": text,
-            "ratio": body.get("ratio"),
-            "params": _params(body),
-        }
-        try:
-            created = conn.client.create_text_to_image(body)
-        except AmbiguousCreateError as exc:
-            history.append("ambiguous", id=None, note=exc.message, **record)
-            raise
-        except KeyboardInterrupt:
-            history.append("ambiguous", id=None, note="interrupted while creating", **record)
-            raise Interrupted(
-                "Interrupted while creating the task; it may have been created.",
-                hint="Check `runway-img history` and the Runway dashboard before generating again.",
-            ) from None
+        created = tasks.create(conn, body)
         task_id = created["id"]
-        history.append("created", id=task_id, **record)
+        job = tasks.Job(conn, plan, timeout, schedule, _resume_flags(sandbox, base_url))
         summary = {"id": task_id, "model": model, "ratio": body.get("ratio"), "prompt": text}
         if no_wait:
             if json_out:
-                render.print_json(
-                    _result(summary, {"id": task_id, "status": "PENDING", **created}, [])
-                )
+                pending = {"id": task_id, "status": "PENDING", **created}
+                render.print_json(tasks.result_json(summary, pending, []))
             else:
                 render.data(task_id)
-            render.note(
-                f"Task {task_id} created. Fetch it later: {_resume_command(task_id, output, flags)}"
-            )
+            render.note(f"Task {task_id} created. Fetch it later: {job.resume_command(task_id)}")
             return
         render.note(f"Task {task_id} created.")
-        _wait_and_save(conn, task_id, None, plan, timeout, json_out, summary, flags)
-
-
-def _upload_refs(conn: Connection, prepared: request.Prepared) -> None:
-    """Upload local reference images too large to inline; put their runway:// URIs in the body."""
-    for index, image in prepared.uploads:
-        size = len(image.data) / 2**20
-        render.note(f"Uploading {image.path.name} ({size:.1f} MB)...")
-        upload = conn.client.create_upload(image.path.name)
-        with render.TransferDisplay(f"Uploading {image.path.name}") as display:
-            uri = conn.client.upload_file(
-                upload, image.path.name, image.data, image.mime, on_progress=display.update
-            )
-        prepared.body["referenceImages"][index]["uri"] = uri
-
-
-def _wait_and_save(
-    conn: Connection,
-    task_id: str,
-    current: dict[str, Any] | None,
-    plan: OutputPlan,
-    timeout: float,
-    json_out: bool,
-    summary: dict[str, Any],
-    flags: list[str],
-) -> None:
-    resume = _resume_command(task_id, plan.output, flags)
-    task: dict[str, Any] = current or {"id": task_id}
-    try:
-        saved = _wait_and_download(conn, task_id, current, plan, timeout, resume)
-    except TaskError as exc:
-        if exc.task.get("status") in ("FAILED", "CANCELLED"):
-            _finished(exc.task)
-        if json_out:
-            render.print_json(_result(summary, exc.task or task, []))
-        raise
-    except SaveError as exc:
-        history.append("finished", id=task_id, status="SUCCEEDED", note=f"not saved: {exc.message}")
-        raise
-    task = saved[0]
-    _finished(task, saved[1])
-    if json_out:
-        render.print_json(_result(summary, task, saved[1]))
-    else:
-        for item in saved[1]:
-            render.data(str(item.path))
-
-
-def _params(body: dict[str, Any]) -> dict[str, Any]:
-    """The request's parameters other than the ones history keeps in their own fields."""
-    return {k: v for k, v in body.items() if k not in ("model", "promptText", "ratio")}
-
-
-def _finished(task: dict[str, Any], saved: list[SavedFile] | None = None) -> None:
-    cost = task.get("cost") if isinstance(task.get("cost"), dict) else {}
-    history.append(
-        "finished",
-        id=task.get("id"),
-        status=task.get("status"),
-        cost=cost.get("credits") if cost else None,
-        files=[str(item.path.resolve()) for item in saved or []],
-    )
-
-
-def _wait_and_download(
-    conn: Connection,
-    task_id: str,
-    current: dict[str, Any] | None,
-    plan: OutputPlan,
-    timeout: float,
-    resume: str,
-) -> tuple[dict[str, Any], list[SavedFile]]:
-    try:
-        with render.WaitDisplay(task_id) as display:
-            task = wait_for_task(
-                conn.client.get_task,
-                task_id,
-                timeout=timeout,
-                schedule=PollSchedule.from_env(),
-                on_update=display.update,
-                current=current,
-            )
-    except KeyboardInterrupt:
-        raise Interrupted(
-            f"Stopped waiting; task {task_id} keeps running on Runway.",
-            hint=f"Resume with: {resume}",
-        ) from None
-    except TaskError as exc:
-        if exc.hint is None and exc.task.get("status") not in ("FAILED", "CANCELLED"):
-            exc.hint = f"Resume with: {resume}"
-        raise
-    except RunwayImgError as exc:
-        # Polling failed, but the task exists and is paid for: never lose its id.
-        exc.hint = f"Task {task_id} was created; resume with: {resume}"
-        raise
-    urls = output_urls(task)
-    if not urls:
-        raise InvalidResponseError(
-            f"Task {task_id} succeeded but returned no output URLs.",
-            hint=f"Try again later with: {resume}",
-        )
-    try:
-        saved = _save_all(conn, task_id, urls, plan)
-    except SaveError as exc:
-        exc.hint = f"Task {task_id} succeeded; nothing was overwritten. Retry with: {resume}"
-        raise
-    except KeyboardInterrupt:
-        raise Interrupted(
-            f"Download interrupted; task {task_id} succeeded and its image is still on Runway.",
-            hint=f"Resume with: {resume}",
-        ) from None
-    return task, saved
-
-
-def _save_all(conn: Connection, task_id: str, urls: list[str], plan: OutputPlan) -> list[SavedFile]:
-    count = len(urls)
-    if plan.output is not None:
-        for path in plan.paths(task_id, count, "png"):
-            try:
-                check_destination(path, force=plan.force, make_folders=plan.make_folders)
-            except UsageError as exc:
-                raise SaveError(exc.message, task_id=task_id) from None
-    saved: list[SavedFile] = []
-    warned: set[str] = set()
-    for index, url in enumerate(urls):
-
-        def choose(kind: str, index: int = index) -> Path:
-            path = plan.paths(task_id, count, kind)[index]
-            if path.exists() and not plan.force:
-                raise SaveError(f"{path} already exists.", task_id=task_id)
-            return path
-
-        def refresh(index: int = index) -> str:
-            try:
-                fresh = output_urls(conn.client.get_task(task_id))
-            except RunwayImgError as exc:
-                raise SaveError(f"Could not refresh the output URLs: {exc.message}") from None
-            if index >= len(fresh):
-                raise SaveError(f"Task {task_id} no longer lists output {index + 1}.")
-            return fresh[index]
-
-        item = save_output(
-            conn.client,
-            url,
-            choose,
-            force=plan.force,
-            make_folders=plan.make_folders,
-            refresh_url=refresh,
-        )
-        mismatch = plan.extension_mismatch(item.kind)
-        if mismatch and mismatch not in warned:
-            render.warn(mismatch)
-            warned.add(mismatch)
-        saved.append(item)
-    return saved
-
-
-def _result(
-    summary: dict[str, Any], task: dict[str, Any], saved: list[SavedFile]
-) -> dict[str, Any]:
-    cost = task.get("cost") or task.get("estimatedCost") or {}
-    result: dict[str, Any] = {
-        "id": task.get("id", summary.get("id")),
-        "status": task.get("status"),
-        "model": summary.get("model"),
-        "ratio": summary.get("ratio"),
-        "prompt": summary.get("prompt"),
-        "output": task.get("output") or [],
-        "files": [str(item.path) for item in saved],
-        "cost": cost.get("credits") if isinstance(cost, dict) else None,
-    }
-    if task.get("status") == "FAILED":
-        result["failure"] = task.get("failure")
-        result["failureCode"] = task.get("failureCode")
-    return result
+        _follow_and_print(job, task_id, None, summary, json_out)
 
 
 # -- status & download ------------------------------------------------------------------------
@@ -587,7 +389,7 @@ def download(
     sandbox: SandboxOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Save a task's images (waiting first if it is still running)."""
+    """Save a task's images from fresh URLs (waiting first if it is still running)."""
     _setup_logging(verbose)
     if last == (task_id is not None):
         raise UsageError("Give a task id or --last (not both).")
@@ -598,15 +400,20 @@ def download(
         render.note(f"Newest task in history: {task_id}")
     task_id = check_task_id(task_id)
     check_timeout(timeout)
-    flags = _conn_flags(sandbox, base_url)
+    schedule = PollSchedule.from_env()
+    plan = OutputPlan(output, force)
+    if output is not None and is_template(output):
+        check_template(output)
+    plan.precheck(1, "png", folder_only=True)
     with connect(api_key=api_key, base_url=base_url, sandbox=sandbox) as conn:
         _announce(conn)
         task = conn.client.get_task(task_id)
-        summary: dict[str, Any] = {"id": task_id}
-        plan = OutputPlan(output, force)
-        if plan.output is not None and is_template(plan.output):
-            check_template(plan.output)
-        _wait_and_save(conn, task_id, task, plan, timeout, json_out, summary, flags)
+        urls = output_urls(task)
+        if task.get("status") == "SUCCEEDED" and urls:
+            # Known names before any download: a clash is bad input (exit 2), not a failure.
+            tasks.check_destinations(plan, task_id, len(urls))
+        job = tasks.Job(conn, plan, timeout, schedule, _resume_flags(sandbox, base_url))
+        _follow_and_print(job, task_id, task, {"id": task_id}, json_out)
 
 
 @app.command("models")
@@ -681,26 +488,27 @@ def auth_login(
     ] = True,
 ) -> None:
     """Store your API key (read from a hidden prompt, or from stdin)."""
-    if with_token or not sys.stdin.isatty():
+    from_stdin = with_token or not sys.stdin.isatty()
+    if from_stdin:
         key = sys.stdin.readline().strip()
     else:
         try:
             key = getpass.getpass("Paste your Runway API key (input is hidden): ").strip()
         except EOFError:
             raise UsageError("No key entered.") from None
-    check_api_key(key, "stdin" if with_token or not sys.stdin.isatty() else "the prompt")
+    check_api_key(key, "stdin" if from_stdin else "the prompt")
     if verify:
-        from runway_cli.client import RunwayClient
-
-        url = check_base_url(config.resolve_base_url(base_url))
-        with RunwayClient(url, key) as client:
+        # The key to check is passed as if by --api-key, the highest precedence.
+        with connect(api_key=key, base_url=base_url, sandbox=False, allow_sandbox=False) as conn:
             try:
-                org = client.get_organization()
+                org = conn.client.get_organization()
             except AuthenticationError as exc:
                 exc.message = "Runway rejected this key (HTTP 401); it was not stored."
                 raise
-        balance = org.get("creditBalance")
-        render.note(f"Key accepted by {url} (credit balance: {balance}).")
+            render.note(
+                f"Key accepted by {conn.client.base_url} "
+                f"(credit balance: {org.get('creditBalance')})."
+            )
     path = config.store_key(key)
     render.note(f"Stored the key in {path} (readable only by you).")
 
@@ -713,24 +521,20 @@ def auth_status(
     json_out: JsonOpt = False,
 ) -> None:
     """Say where the key comes from, show it masked, and check it works."""
-    resolved, warnings = config.resolve_key(api_key)
-    for line in warnings:
-        render.warn(line)
-    from runway_cli.client import RunwayClient
-
-    url = check_base_url(config.resolve_base_url(base_url))
-    info: dict[str, Any] = {
-        "source": resolved.source,
-        "key": config.mask_key(resolved.key),
-        "baseUrl": url,
-    }
-    with RunwayClient(url, resolved.key) as client:
+    with connect(api_key=api_key, base_url=base_url, sandbox=False, allow_sandbox=False) as conn:
+        _announce(conn)
+        source = conn.key_source or "?"
+        info: dict[str, Any] = {
+            "source": source,
+            "key": config.mask_key(conn.client.api_key),
+            "baseUrl": conn.client.base_url,
+        }
         try:
-            org = client.get_organization()
+            org = conn.client.get_organization()
         except AuthenticationError as exc:
             info["valid"] = False
             _print_auth(info, json_out)
-            exc.message = f"The key from {resolved.source} was rejected (HTTP 401)."
+            exc.message = f"The key from {source} was rejected (HTTP 401)."
             raise
     info["valid"] = True
     info["creditBalance"] = org.get("creditBalance")
@@ -758,9 +562,7 @@ def auth_logout() -> None:
         render.note(f"Removed the stored key ({removed}).")
     else:
         render.note("No stored key to remove.")
-    import os
-
-    if os.environ.get(config.KEY_ENV):
+    if config.env_key_set():
         render.warn(f"{config.KEY_ENV} is still set in your environment.")
 
 
@@ -770,7 +572,10 @@ def auth_logout() -> None:
 @app.command("sandbox")
 @boundary
 def sandbox_serve(
-    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0 = any free).")] = 8765,
+    port: Annotated[
+        int,
+        typer.Option("--port", min=0, max=65535, help="Port on 127.0.0.1 (0 = any free)."),
+    ] = 8765,
     key: Annotated[
         str | None,
         typer.Option(
@@ -788,28 +593,41 @@ def sandbox_serve(
             show_default=False,
         ),
     ] = None,
+    faults: Annotated[
+        Path | None,
+        typer.Option(
+            "--faults",
+            help="JSON file with a list of fault rules to inject (see README).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the local Runway-compatible sandbox in the foreground (Ctrl-C stops it).
 
     Prints shell lines to point runway-img (or any Runway client) at it.
     """
-    from runway_cli.sandbox import SandboxServer, Timeline, new_key
+    from runway_cli.sandbox import SandboxServer, SandboxStateError, load_faults, new_key
 
-    check_timeout(task_seconds)
+    if not 0 < task_seconds < float("inf"):
+        raise UsageError(f"--task-seconds must be a positive number, not {task_seconds:g}.")
+    rules = load_faults(faults) if faults is not None else []
     chosen_key = key or new_key()
     check_api_key(chosen_key, "--key")
     try:
-        server = SandboxServer(
+        server = SandboxServer.for_cli(
+            task_seconds=task_seconds,
+            state_path=state or config.cache_dir() / "sandbox.sqlite3",
             port=port,
             keys=[chosen_key],
-            state_path=state or config.cache_dir() / "sandbox.sqlite3",
-            timeline=Timeline(pending=task_seconds * 0.2, running=task_seconds * 0.8),
         )
+    except SandboxStateError as exc:
+        raise UsageError(str(exc)) from None
     except OSError as exc:
         raise UsageError(
             f"Cannot listen on 127.0.0.1:{port}: {exc.strerror}.",
             hint="Pick another --port (0 = any free port).",
         ) from None
+    server.faults.replace(rules)
     render.data(f"export RUNWAYML_BASE_URL={server.base_url}")
     render.data(f"export RUNWAYML_API_SECRET={chosen_key}")
     render.note(f"Sandbox listening on {server.base_url} (no credits are spent). Ctrl-C stops it.")

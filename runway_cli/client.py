@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +48,24 @@ _HINTS = {
     429: "Wait and try again, or check your limits at https://dev.runwayml.com.",
 }
 _SERVER_HINT = "Runway is having trouble; try again in a minute."
+_AMBIGUOUS_HINT = "Check `runway-img history` and the Runway dashboard before generating again."
+_BAD_URL_ERRORS = (
+    requests.exceptions.InvalidURL,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.InvalidHeader,
+    requests.exceptions.URLRequired,
+)
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
 _ERROR_CLASSES: dict[int, type[errors.APIError]] = {
     400: errors.BadRequestError,
     401: errors.AuthenticationError,
@@ -122,6 +141,7 @@ class RunwayClient:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
         self.read_timeout = read_timeout
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
@@ -138,7 +158,8 @@ class RunwayClient:
         )
         # Output URLs point at a file host: never send it our key.
         self.files = requests.Session()
-        self.files.headers.update({"User-Agent": user_agent})
+        # identity: Content-Length and Range offsets then count the bytes we write to disk
+        self.files.headers.update({"User-Agent": user_agent, "Accept-Encoding": "identity"})
 
     def close(self) -> None:
         self.session.close()
@@ -153,12 +174,21 @@ class RunwayClient:
     # -- API calls -------------------------------------------------------------------------
 
     def create_text_to_image(self, body: dict[str, Any]) -> dict[str, Any]:
-        data = self._call("POST", "/v1/text_to_image", json=body, is_create=True)
-        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
-            raise errors.InvalidResponseError(
-                "The create answer has no task id, so the task cannot be followed.",
-                hint="Check recent tasks in the Runway dashboard before trying again.",
+        try:
+            data = self._call("POST", "/v1/text_to_image", json=body, is_create=True)
+        except errors.InvalidResponseError as exc:
+            raise errors.AmbiguousCreateError(
+                f"{exc.message.rstrip('.')}; the task may have been created.",
+                hint=_AMBIGUOUS_HINT,
+            ) from None
+        task_id = data.get("id") if isinstance(data, dict) else None
+        if not isinstance(task_id, str) or not _is_uuid(task_id):
+            raise errors.AmbiguousCreateError(
+                "Runway accepted the create request but its answer has no usable task id: "
+                "the task may have been created and cannot be followed from here.",
+                hint=_AMBIGUOUS_HINT,
             )
+        assert isinstance(data, dict)
         return data
 
     def get_task(self, task_id: str) -> dict[str, Any]:
@@ -284,6 +314,11 @@ class RunwayClient:
                 body.seek(0)  # a retried upload starts from the first byte again
             try:
                 response = session.request(method, url, **kwargs)
+            except _BAD_URL_ERRORS:
+                raise errors.UsageError(
+                    f"Cannot send a request to {label}: the URL or a header is malformed.",
+                    hint="Check --base-url / RUNWAYML_BASE_URL and the key.",
+                ) from None
             except requests.RequestException as exc:
                 reason = _reason(exc)
                 log.info("%s %s -> %s (%d ms)", method, label, reason, _ms(t0, self._clock()))
@@ -291,8 +326,7 @@ class RunwayClient:
                     raise errors.AmbiguousCreateError(
                         f"The create request may have reached Runway ({reason}); "
                         "not sending it again, so you are not billed twice.",
-                        hint="The task may exist: check `runway-img history` and the Runway "
-                        "dashboard before generating again.",
+                        hint=_AMBIGUOUS_HINT,
                     ) from None
                 error: errors.RunwayImgError = errors.NetworkError(
                     f"Could not reach {urlsplit(url).netloc}: {reason}.",
@@ -314,12 +348,13 @@ class RunwayClient:
                 retryable = response.status_code in statuses
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 response.close()
-                if is_create and response.status_code in (500, 502, 504):
+                if is_create and response.status_code >= 500 and not retryable:
+                    # Only 503 says "not taken in"; any other 5xx may come after the task
+                    # was created, so it is never sent again.
                     raise errors.AmbiguousCreateError(
                         f"Runway answered HTTP {response.status_code} to the create request; "
                         "the task may have been created, so it is not sent again.",
-                        hint="Check `runway-img history` and the Runway dashboard before "
-                        "generating again.",
+                        hint=_AMBIGUOUS_HINT,
                     )
             if not retryable or attempt >= policy.max_attempts:
                 raise error

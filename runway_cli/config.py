@@ -7,6 +7,7 @@ Key precedence: ``--api-key`` > ``RUNWAYML_API_SECRET`` > the stored key file
 from __future__ import annotations
 
 import json
+import math
 import os
 import stat
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import platformdirs
 
-from runway_cli.errors import CredentialsError
+from runway_cli.errors import CredentialsError, UsageError
 from runway_cli.validation import check_api_key
 
 APP_NAME = "runway-img"
@@ -100,7 +101,7 @@ def resolve_key(flag_value: str | None) -> tuple[ResolvedKey, list[str]]:
         "No Runway API key found.",
         hint=(
             f"Run `runway-img auth login`, or set {KEY_ENV}, or pass --api-key. "
-            "To try without a key, add --sandbox."
+            "To try generate, status or download without a key, add --sandbox."
         ),
     )
 
@@ -129,6 +130,24 @@ def delete_key() -> Path | None:
         path.unlink()
         return path
     return None
+
+
+def env_key_set() -> bool:
+    return bool(os.environ.get(KEY_ENV))
+
+
+def positive_seconds_env(name: str) -> float | None:
+    """A positive, finite number of seconds from the environment; None when unset."""
+    raw = os.environ.get(name)
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not (math.isfinite(value) and value > 0):
+        raise UsageError(f"{name} must be a positive number of seconds, not {raw!r}.")
+    return value
 
 
 def resolve_base_url(flag_value: str | None) -> str:

@@ -3,11 +3,11 @@
 ``--sandbox`` / ``RUNWAY_IMG_SANDBOX=1`` starts an in-process sandbox on 127.0.0.1 with state
 in the user cache dir (so tasks survive between invocations) and needs no key. Otherwise the
 key is resolved (flag > env > stored file) and the base URL is checked before any request.
+Every environment setting is read here, before anything is sent.
 """
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,35 +37,23 @@ class Connection:
     notes: list[str] = field(default_factory=list)
 
 
-def _positive_float_env(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not (math.isfinite(value) and value > 0):
-        raise UsageError(f"{name} must be a positive number of seconds, not {raw!r}.")
-    return value
-
-
-def retry_policy() -> RetryPolicy:
-    return RetryPolicy(backoff=_positive_float_env(RETRY_BACKOFF_ENV, 1.0))
-
-
 @contextmanager
-def connect(*, api_key: str | None, base_url: str | None, sandbox: bool) -> Iterator[Connection]:
-    policy = retry_policy()
-    read_timeout = _positive_float_env(HTTP_TIMEOUT_ENV, READ_TIMEOUT)
-    if sandbox_requested(sandbox):
-        from runway_cli.sandbox import SandboxServer, Timeline
+def connect(
+    *, api_key: str | None, base_url: str | None, sandbox: bool, allow_sandbox: bool = True
+) -> Iterator[Connection]:
+    """A client for the real API or, when asked and allowed, the in-process sandbox."""
+    policy = RetryPolicy(backoff=config.positive_seconds_env(RETRY_BACKOFF_ENV) or 1.0)
+    read_timeout = config.positive_seconds_env(HTTP_TIMEOUT_ENV) or READ_TIMEOUT
+    if allow_sandbox and sandbox_requested(sandbox):
+        from runway_cli.sandbox import SandboxServer, SandboxStateError
 
-        total = _positive_float_env(SANDBOX_SECONDS_ENV, 2.0)
-        server = SandboxServer(
-            state_path=config.cache_dir() / "sandbox.sqlite3",
-            timeline=Timeline(pending=total * 0.2, running=total * 0.8),
-        )
+        try:
+            server = SandboxServer.for_cli(
+                task_seconds=config.positive_seconds_env(SANDBOX_SECONDS_ENV) or 2.0,
+                state_path=config.cache_dir() / "sandbox.sqlite3",
+            )
+        except SandboxStateError as exc:
+            raise UsageError(str(exc)) from None
         server.start()
         try:
             with RunwayClient(

@@ -283,10 +283,18 @@ class OutputPlan:
     def paths(self, task_id: str, count: int, ext: str) -> list[Path]:
         return plan_paths(task_id, count, self.output, ext, model=self.model, seed=self.seed)
 
-    def precheck(self, count: int, ext: str) -> None:
-        """Before the task exists (so before it costs anything): can we write there?"""
+    def precheck(self, count: int, ext: str, *, folder_only: bool = False) -> None:
+        """Before the task exists (so before it costs anything): can we write there?
+
+        ``folder_only`` checks just the folders (for ``download``, before the number of outputs
+        is known); existing files are then checked once the task says how many there are.
+        """
         if self.output is None:
             check_destination(Path("runway-img-check"), force=True)
+            return
+        if folder_only:
+            probe = self.paths("00000000-0000-0000-0000-000000000000", 1, ext)[0]
+            check_destination(probe, force=True, make_folders=self.make_folders)
             return
         if is_template(self.output):
             check_template(self.output)

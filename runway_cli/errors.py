@@ -127,10 +127,19 @@ class WaitTimeoutError(TaskError):
 
 
 class SaveError(RunwayImgError):
-    """The task succeeded but writing its image to disk failed."""
+    """The task succeeded but writing its image to disk failed.
+
+    ``task`` and ``saved`` (the files that did land) are filled in by the flow that raised it.
+    """
 
     def __init__(
         self, message: str, hint: str | None = None, *, task_id: str | None = None
     ) -> None:
         super().__init__(message, hint)
         self.task_id = task_id
+        self.task: dict[str, Any] | None = None
+        self.saved: list[Any] = []
+
+
+class Interrupted(RunwayImgError):
+    """Ctrl-C or SIGTERM: exit 130 after saying how to pick up where we left off."""

@@ -22,6 +22,7 @@ class ExitStatus(IntEnum):
 
 # Checked in order; the first class that matches wins, so subclasses come first.
 _EXIT_FOR_ERROR: tuple[tuple[type[errors.RunwayImgError], ExitStatus], ...] = (
+    (errors.Interrupted, ExitStatus.INTERRUPTED),
     (errors.UsageError, ExitStatus.USAGE),
     (errors.CredentialsError, ExitStatus.AUTH),
     (errors.AuthenticationError, ExitStatus.AUTH),

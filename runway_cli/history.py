@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from runway_cli import config
+from runway_cli.errors import UsageError
 
 HISTORY_ENV = "RUNWAY_IMG_HISTORY"
 
@@ -31,8 +32,11 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def append(event: str, **fields: Any) -> None:
-    """Append one event. Never raises: history must not break a paid-for generation."""
+def append(event: str, **fields: Any) -> bool:
+    """Append one event; False if it could not be written.
+
+    Never raises: history must not break a paid-for generation (the caller warns instead).
+    """
     record = {"event": event, "time": _now(), **fields}
     line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
     path = history_path()
@@ -45,7 +49,8 @@ def append(event: str, **fields: Any) -> None:
         finally:
             os.close(fd)  # closing releases the lock
     except OSError:
-        pass
+        return False
+    return True
 
 
 @dataclass
@@ -82,9 +87,14 @@ def entries() -> list[Entry]:
     """All tasks, newest first, with later events folded into their task."""
     path = history_path()
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_bytes().decode("utf-8", "replace").splitlines()
     except FileNotFoundError:
         return []
+    except OSError as exc:
+        raise UsageError(
+            f"Cannot read the history file {path}: {exc.strerror or exc}.",
+            hint=f"Check the path, or set {HISTORY_ENV} to a file.",
+        ) from None
     by_id: dict[str, Entry] = {}
     ordered: list[Entry] = []
     for line in lines:

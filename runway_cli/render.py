@@ -68,7 +68,7 @@ def describe_state(task: dict[str, Any]) -> str:
     status = str(task.get("status", "UNKNOWN"))
     words = _STATE_WORDS.get(status, status.lower())
     progress = task.get("progress")
-    if status == "RUNNING" and isinstance(progress, int | float):
+    if status == "RUNNING" and isinstance(progress, int | float) and not isinstance(progress, bool):
         words += f" {progress * 100:.0f}%"
     return words
 
@@ -244,7 +244,7 @@ def task_view(task: dict[str, Any]) -> list[str]:
     if task.get("createdAt"):
         lines.append(f"Created:  {task['createdAt']}")
     cost = task.get("cost") or task.get("estimatedCost")
-    if isinstance(cost, dict) and "credits" in cost:
+    if isinstance(cost, dict) and isinstance(cost.get("credits"), int | float):
         label = "Cost:    " if "cost" in task else "Estimate:"
         lines.append(f"{label} {cost['credits']:g} credits")
     if task.get("status") == "FAILED":

@@ -42,12 +42,8 @@ def check_ratio(ratio: str, model: Model | None) -> None:
             raise UsageError(f"Invalid ratio {ratio!r}: expected WIDTH:HEIGHT, e.g. 1280:720.")
         return
     spec = model.ratio
-    if ratio in spec.values:
+    if spec.accepts(ratio):
         return
-    if spec.freeform and spec.freeform_min_pixels and spec.freeform_max_pixels:
-        size = parse_ratio(ratio)
-        if size and spec.freeform_min_pixels <= size[0] * size[1] <= spec.freeform_max_pixels:
-            return
     shown = ", ".join(spec.values[:_MAX_LISTED_RATIOS])
     more = len(spec.values) - _MAX_LISTED_RATIOS
     if more > 0:
@@ -81,8 +77,12 @@ def check_timeout(timeout: float) -> None:
 def check_base_url(base_url: str) -> str:
     """Return the URL without a trailing slash, or raise if it is not an http(s) origin."""
     url = base_url.strip().rstrip("/")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        raise UsageError(f"Invalid base URL {base_url!r}: it cannot be parsed.") from None
+    if parts.scheme not in ("http", "https") or not host or not _HOST_RE.match(host):
         raise UsageError(
             f"Invalid base URL {base_url!r}: expected something like https://api.dev.runwayml.com."
         )
@@ -92,12 +92,15 @@ def check_base_url(base_url: str) -> str:
         raise UsageError(
             f"Invalid base URL {base_url!r}: the port is not a number from 0 to 65535."
         ) from None
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(host):
         raise UsageError(
-            f"Refusing to send the API key over plain http:// to {parts.hostname}.",
+            f"Refusing to send the API key over plain http:// to {host}.",
             hint="Use https://, or http:// only for a sandbox on this machine (127.0.0.1).",
         )
     return url
+
+
+_HOST_RE = re.compile(r"^(\[?[0-9a-fA-F:.]+\]?|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)$")
 
 
 def is_loopback(host: str) -> bool:
@@ -116,5 +119,11 @@ def check_api_key(key: str, source: str) -> str:
         raise UsageError(
             f"The API key from {source} contains whitespace or control characters.",
             hint="Copy the key again without spaces or line breaks.",
+        )
+    if not key.isascii():
+        raise UsageError(
+            f"The API key from {source} contains non-ASCII characters; Runway keys are "
+            "key_ followed by hex digits.",
+            hint="Copy the key again from the Runway dashboard.",
         )
     return key

@@ -6,8 +6,6 @@ real sleeps. Rendering is a callback: this module never prints.
 
 from __future__ import annotations
 
-import math
-import os
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -15,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runway_cli.client import TERMINAL_STATUSES
+from runway_cli.config import positive_seconds_env
 from runway_cli.errors import (
     TaskCancelledError,
     TaskFailedError,
-    UsageError,
     WaitTimeoutError,
 )
 
@@ -52,15 +50,9 @@ class PollSchedule:
     @classmethod
     def from_env(cls) -> PollSchedule:
         """The default schedule, or a fixed interval from ``RUNWAY_IMG_POLL_INTERVAL``."""
-        raw = os.environ.get(POLL_INTERVAL_ENV)
-        if not raw:
+        interval = positive_seconds_env(POLL_INTERVAL_ENV)
+        if interval is None:
             return cls()
-        try:
-            interval = float(raw)
-        except ValueError:
-            interval = -1.0
-        if not (math.isfinite(interval) and interval > 0):
-            raise UsageError(f"{POLL_INTERVAL_ENV} must be a positive number of seconds.")
         return cls(initial=interval, maximum=interval, jitter=0.0)
 
     def delays(self) -> Iterator[float]:

@@ -3,8 +3,16 @@
 No credits are spent and no network is needed. See ``server.py`` for what it implements.
 """
 
-from runway_cli.sandbox.faults import FaultRule
-from runway_cli.sandbox.server import SandboxServer, new_key
+from runway_cli.sandbox.faults import FaultRule, load_faults
+from runway_cli.sandbox.server import SandboxServer, SandboxStateError, new_key
 from runway_cli.sandbox.store import MARKERS, Timeline
 
-__all__ = ["MARKERS", "FaultRule", "SandboxServer", "Timeline", "new_key"]
+__all__ = [
+    "MARKERS",
+    "FaultRule",
+    "SandboxServer",
+    "SandboxStateError",
+    "Timeline",
+    "load_faults",
+    "new_key",
+]

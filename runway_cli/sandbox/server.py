@@ -45,6 +45,10 @@ _CONTENT_TYPES = {
 }
 
 
+class SandboxStateError(Exception):
+    """The sandbox's SQLite file cannot be used."""
+
+
 def new_key() -> str:
     """A key shaped like Runway's: ``key_`` + 128 hex characters."""
     return "key_" + secrets.token_hex(64)
@@ -125,6 +129,28 @@ class SandboxServer:
         self._httpd.app = self
         self._thread: threading.Thread | None = None
 
+    @classmethod
+    def for_cli(
+        cls,
+        *,
+        task_seconds: float,
+        state_path: Path,
+        port: int = 0,
+        keys: Iterable[str] = (),
+    ) -> SandboxServer:
+        """The sandbox as runway-img runs it: tasks spend 20% PENDING, then 80% RUNNING."""
+        try:
+            return cls(
+                port=port,
+                keys=keys,
+                state_path=state_path,
+                timeline=Timeline(pending=task_seconds * 0.2, running=task_seconds * 0.8),
+            )
+        except sqlite3.DatabaseError as exc:
+            raise SandboxStateError(
+                f"The sandbox state file {state_path} is unusable ({exc}); delete it to start over."
+            ) from None
+
     # -- lifecycle ------------------------------------------------------------------------
 
     @property
@@ -169,6 +195,13 @@ class SandboxServer:
         with self._log_lock:
             self.requests.append(entry)
 
+    def faults_taken(self) -> int:
+        return self.faults.taken
+
+    def request_log(self) -> list[dict[str, Any]]:
+        with self._log_lock:
+            return list(self.requests)
+
     def count(self, method: str, path_prefix: str) -> int:
         with self._log_lock:
             return sum(
@@ -182,7 +215,7 @@ class SandboxServer:
         row = self.store.get(task_id)
         if row is None:
             raise KeyError(task_id)
-        return self._image(row, index)
+        return self.image(row, index)
 
     # -- task views -----------------------------------------------------------------------
 
@@ -208,9 +241,9 @@ class SandboxServer:
     def file_url(self, row: TaskRow, index: int) -> str:
         expires = int(self.clock() + self.url_ttl)
         path = f"/_sandbox/files/{row.id}/{index}.{row.format}"
-        return f"{self.base_url}{path}?expires={expires}&sig={self._sign(path, expires)}"
+        return f"{self.base_url}{path}?expires={expires}&sig={self.sign(path, expires)}"
 
-    def _sign(self, path: str, expires: int) -> str:
+    def sign(self, path: str, expires: int) -> str:
         return hmac.new(self._secret, f"{path}|{expires}".encode(), hashlib.sha256).hexdigest()[:32]
 
     def check_signature(self, path: str, query: dict[str, list[str]]) -> bool:
@@ -221,9 +254,9 @@ class SandboxServer:
             return False
         if expires < self.clock():
             return False
-        return hmac.compare_digest(sig, self._sign(path, expires))
+        return hmac.compare_digest(sig, self.sign(path, expires))
 
-    def _image(self, row: TaskRow, index: int) -> bytes:
+    def image(self, row: TaskRow, index: int) -> bytes:
         key = (row.id, index)
         data = self._images.get(key)
         if data is None:
@@ -281,8 +314,12 @@ class _Handler(BaseHTTPRequestHandler):
     def app(self) -> SandboxServer:
         return self.server.app
 
-    def _read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
+    def _read_body(self) -> bytes | None:
+        """The request body, or None when Content-Length is unusable."""
+        raw = self.headers.get("Content-Length") or "0"
+        if not raw.isascii() or not raw.isdigit():
+            return None
+        length = int(raw)
         return self.rfile.read(length) if length else b""
 
     def _send(
@@ -339,6 +376,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         url = urlsplit(self.path)
         body = self._read_body() if self.command == "POST" else b""
+        if body is None:
+            self.close_connection = True
+            self._entry = None
+            self._send(400, b'{"error": "Bad Content-Length."}')
+            return
         entry: dict[str, Any] = {
             "method": self.command,
             "path": url.path,
@@ -347,6 +389,7 @@ class _Handler(BaseHTTPRequestHandler):
             "authorized": self.headers.get("Authorization") is not None,
             "version": self.headers.get("X-Runway-Version"),
             "user_agent": self.headers.get("User-Agent"),
+            "accept_encoding": self.headers.get("Accept-Encoding"),
         }
         try:
             entry["json"] = json.loads(body) if body and url.path.startswith("/v1/") else None
@@ -459,7 +502,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "uploadUrl": f"{self.app.base_url}/_sandbox/uploads/{upload_id}",
                 "fields": {
                     "key": f"uploads/{upload_id}/{filename}",
-                    "policy": self.app._sign(f"upload|{upload_id}", 0),
+                    "policy": self.app.sign(f"upload|{upload_id}", 0),
                 },
                 "runwayUri": f"runway://sandbox/uploads/{upload_id}",
             },
@@ -468,7 +511,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _receive_upload(self, upload_id: str, raw: bytes) -> None:
         """The storage side of an upload: multipart/form-data with the fields, then the file."""
         fields, file_bytes = _parse_multipart(self.headers.get("Content-Type", ""), raw)
-        if fields.get("policy") != self.app._sign(f"upload|{upload_id}", 0):
+        if fields.get("policy") != self.app.sign(f"upload|{upload_id}", 0):
             self._send(403, b"<Error><Code>AccessDenied</Code></Error>", "application/xml")
             return
         kind = None
@@ -514,9 +557,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif path.startswith("/_sandbox/uploads/") and self.command == "POST":
             self._receive_upload(path.rsplit("/", 1)[1], body)
         elif path == "/_sandbox/requests" and self.command == "GET":
-            with self.app._log_lock:
-                log = list(self.app.requests)
-            self._json(200, log)
+            self._json(200, self.app.request_log())
         elif path == "/_sandbox/faults" and self.command == "POST":
             try:
                 rules = [FaultRule.from_dict(item) for item in json.loads(body or b"[]")]
@@ -549,7 +590,7 @@ class _Handler(BaseHTTPRequestHandler):
                 HTTPStatus.NOT_FOUND, b"<Error><Code>NoSuchKey</Code></Error>", "application/xml"
             )
             return
-        data = self.app._image(row, index)
+        data = self.app.image(row, index)
         ctype = _CONTENT_TYPES[match.group(3)]
         if rule is not None and rule.serve_file(self, data, ctype):
             return

@@ -11,13 +11,16 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from runway_cli.catalog import Model, all_models, parse_ratio, utf16_length
+from runway_cli.catalog import Model, all_models, utf16_length
 
 Issue = dict[str, Any]
 UploadCheck = Callable[[str], bool]
 TAG_RE = re.compile(r"^[a-z][a-z0-9_]{2,15}$")
 _HEX_RE = re.compile(r"^#?[0-9a-fA-F]{6}$")
 _URI_PREFIXES = (("https://", 2048), ("runway://", 5000), ("data:image/", 5 * 1024 * 1024))
+# Models whose maximum outputCount is undocumented: the sandbox stops here (the live API may
+# allow fewer or more; the CLI leaves that check to the server).
+SANDBOX_MAX_OUTPUTS = 10
 _BASE_FIELDS = {"model", "promptText", "ratio", "referenceImages", "outputCount", "outputFormat"}
 
 
@@ -86,16 +89,7 @@ def _check_ratio(ratio: Any, model: Model) -> list[Issue]:
         return [_issue("invalid_type", ["ratio"], "Required")] if spec.required else []
     if not isinstance(ratio, str):
         return [_issue("invalid_type", ["ratio"], "Expected string")]
-    if ratio in spec.values:
-        return []
-    size = parse_ratio(ratio)
-    if (
-        spec.freeform
-        and size is not None
-        and spec.freeform_min_pixels is not None
-        and spec.freeform_max_pixels is not None
-        and spec.freeform_min_pixels <= size[0] * size[1] <= spec.freeform_max_pixels
-    ):
+    if spec.accepts(ratio):
         return []
     options = " | ".join(f"'{v}'" for v in spec.values)
     return [
@@ -220,7 +214,7 @@ def _check_outputs(body: dict[str, Any], model: Model) -> list[Issue]:
             )
         elif not isinstance(count, int) or isinstance(count, bool):
             issues.append(_issue("invalid_type", ["outputCount"], "Expected integer"))
-        elif not model.output_count.allows(count):
+        elif not model.output_count.allows(count) or count > SANDBOX_MAX_OUTPUTS:
             issues.append(
                 _issue(
                     "invalid_value",
