@@ -80,6 +80,7 @@ ApiKeyOpt = Annotated[
     str | None,
     typer.Option(
         "--api-key",
+        metavar="KEY",
         help="Runway API key (default: $RUNWAYML_API_SECRET, then the stored key).",
         show_default=False,
     ),
@@ -88,6 +89,7 @@ BaseUrlOpt = Annotated[
     str | None,
     typer.Option(
         "--base-url",
+        metavar="URL",
         help="API base URL (default: $RUNWAYML_BASE_URL or https://api.dev.runwayml.com).",
         show_default=False,
     ),
@@ -106,6 +108,7 @@ OutputOpt = Annotated[
     typer.Option(
         "-o",
         "--output",
+        metavar="PATH",
         help="File, existing folder, or template with {id} {n} {ext} {model} {seed}. "
         "Default: <task id>.<ext> here; several outputs get numbered names.",
         show_default=False,
@@ -113,7 +116,10 @@ OutputOpt = Annotated[
 ]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite existing files.")]
 TimeoutOpt = Annotated[
-    float, typer.Option("--timeout", help="Seconds to wait for the task before giving up.")
+    float,
+    typer.Option(
+        "--timeout", metavar="SECONDS", help="Seconds to wait for the task before giving up."
+    ),
 ]
 VerboseOpt = Annotated[
     bool, typer.Option("-v", "--verbose", help="Log each HTTP request to stderr.")
@@ -218,22 +224,30 @@ def _follow_and_print(
 def generate(
     prompt: Annotated[
         str | None,
-        typer.Argument(help='The prompt, or "-" to read it from stdin.', show_default=False),
+        typer.Argument(
+            metavar="PROMPT", help='The prompt, or "-" to read it from stdin.', show_default=False
+        ),
     ] = None,
     prompt_file: Annotated[
         Path | None,
         typer.Option(
-            "--prompt-file", "-f", help="Read the prompt from a UTF-8 file.", show_default=False
+            "--prompt-file",
+            "-f",
+            metavar="FILE",
+            help="Read the prompt from a UTF-8 file.",
+            show_default=False,
         ),
     ] = None,
     model: Annotated[
-        str, typer.Option("--model", "-m", help="Model id (see runway-img models).")
+        str,
+        typer.Option("--model", "-m", metavar="MODEL", help="Model id (see runway-img models)."),
     ] = catalog.DEFAULT_MODEL,
     ratio: Annotated[
         str | None,
         typer.Option(
             "--ratio",
             "-r",
+            metavar="W:H",
             help="WIDTH:HEIGHT, e.g. 1280:720 (default depends on the model).",
             show_default=False,
         ),
@@ -242,6 +256,7 @@ def generate(
         list[str] | None,
         typer.Option(
             "--ref",
+            metavar="SOURCE",
             help="Reference image: FILE, https:// URL or runway:// URI, optionally TAG=SOURCE "
             "and a @human/@object suffix. Repeatable.",
             show_default=False,
@@ -249,28 +264,37 @@ def generate(
     ] = None,
     count: Annotated[
         int | None,
-        typer.Option("--count", "-n", help="How many images (outputCount).", show_default=False),
+        typer.Option(
+            "--count", "-n", metavar="N", help="How many images (outputCount).", show_default=False
+        ),
     ] = None,
     seed: Annotated[
-        int | None, typer.Option("--seed", help="Random seed.", show_default=False)
+        int | None, typer.Option("--seed", metavar="N", help="Random seed.", show_default=False)
     ] = None,
     public_figures: Annotated[
         str | None,
         typer.Option(
             "--public-figures",
+            metavar="auto|low",
             help="Moderation of public figures: auto or low (contentModeration).",
             show_default=False,
         ),
     ] = None,
     output_format: Annotated[
         str | None,
-        typer.Option("--format", help="Output format: png, jpeg or webp.", show_default=False),
+        typer.Option(
+            "--format",
+            metavar="png|jpeg|webp",
+            help="Output format: png, jpeg or webp.",
+            show_default=False,
+        ),
     ] = None,
     params: Annotated[
         list[str] | None,
         typer.Option(
             "--param",
             "-p",
+            metavar="KEY=VALUE",
             help="Any other model parameter as KEY=VALUE. Repeatable.",
             show_default=False,
         ),
@@ -348,7 +372,7 @@ def generate(
 @app.command()
 @boundary
 def status(
-    task_id: Annotated[str, typer.Argument(help="The task id (a UUID).")],
+    task_id: Annotated[str, typer.Argument(metavar="TASK_ID", help="The task id (a UUID).")],
     json_out: Annotated[
         bool, typer.Option("--json", help="Print the API's task object as JSON.")
     ] = False,
@@ -375,7 +399,7 @@ def status(
 def download(
     task_id: Annotated[
         str | None,
-        typer.Argument(help="The task id (a UUID).", show_default=False),
+        typer.Argument(metavar="TASK_ID", help="The task id (a UUID).", show_default=False),
     ] = None,
     last: Annotated[
         bool, typer.Option("--last", help="Use the newest task in the local history.")
