@@ -157,6 +157,10 @@ def _setup_logging(verbose: bool) -> None:
 def _announce(conn: Connection) -> None:
     for line in conn.notes:
         render.note(line) if conn.sandbox else render.warn(line)
+    if not conn.sandbox:
+        conn.client.on_sandbox = lambda url: render.note(
+            f"{url} is a runway-img sandbox: no credits are spent."
+        )
 
 
 def _resume_flags(sandbox: bool, base_url: str | None) -> list[str]:

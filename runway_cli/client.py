@@ -34,6 +34,7 @@ from runway_cli.retry import (
 )
 
 API_VERSION = "2024-11-06"
+SANDBOX_HEADER = "X-Runway-Img-Sandbox"
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 30.0
 DOWNLOAD_READ_TIMEOUT = 60.0
@@ -143,6 +144,8 @@ class RunwayClient:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
         self.read_timeout = read_timeout
+        # Called once with the base URL when a runway-img sandbox answers (it sends a header).
+        self.on_sandbox: Callable[[str], None] | None = None
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._clock = clock
@@ -341,6 +344,9 @@ class RunwayClient:
                     response.status_code,
                     _ms(t0, self._clock()),
                 )
+                if self.on_sandbox is not None and response.headers.get(SANDBOX_HEADER):
+                    notify, self.on_sandbox = self.on_sandbox, None
+                    notify(self.base_url)
                 if response.status_code < 400:
                     return response
                 error = _api_error(method, label, response)

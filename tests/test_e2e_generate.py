@@ -32,6 +32,8 @@ def test_generate_saves_png_and_prints_only_the_path(run, api_env, sandbox, work
     assert create["user_agent"] == f"runway-img/{__version__}"
     # no leftovers from the temporary download file
     assert sorted(p.name for p in workdir.iterdir()) == ["out.png"]
+    # a sandbox started elsewhere is recognised and named, once
+    assert r.stderr.count(f"{sandbox.base_url} is a runway-img sandbox: no credits are spent.") == 1
 
 
 def test_default_name_comes_from_task_id_and_default_ratio(run, api_env, workdir):

@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from runway_cli.catalog import Model, parse_ratio
+from runway_cli.client import SANDBOX_HEADER
 from runway_cli.sandbox.faults import FaultPlan, FaultRule
 from runway_cli.sandbox.images import make_jpeg, make_png, make_svg
 from runway_cli.sandbox.store import TaskRow, TaskStore, Timeline, status_of
@@ -331,6 +332,7 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> None:
         self._log(status)
         self.send_response(status)
+        self.send_header(SANDBOX_HEADER, "1")
         if body or status != 204:
             self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
