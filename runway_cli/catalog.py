@@ -14,6 +14,8 @@ from importlib import resources
 from typing import Any
 
 DEFAULT_MODEL = "gen4_image"
+# Where the spec gives no maximum outputCount, runway-img allows this many (each is billed).
+UNDOCUMENTED_MAX_OUTPUTS = 10
 _RATIO_RE = re.compile(r"([0-9]{1,6}):([0-9]{1,6})", re.ASCII)
 
 
@@ -49,6 +51,7 @@ class ReferenceSpec:
     required: bool
     fields: tuple[str, ...]
     subject_limits: dict[str, int] = field(default_factory=dict)
+    default_subject: str | None = None  # what the API assumes when a reference gives none
 
 
 @dataclass(frozen=True)
@@ -57,15 +60,62 @@ class OutputCountSpec:
     min: int = 1
     max: int | None = None
 
+    @property
+    def limit(self) -> int:
+        return self.max if self.max is not None else UNDOCUMENTED_MAX_OUTPUTS
+
     def allows(self, n: int) -> bool:
         if self.choices is not None:
             return n in self.choices
-        return n >= self.min and (self.max is None or n <= self.max)
+        return self.min <= n <= self.limit
 
     def describe(self) -> str:
         if self.choices is not None:
             return " or ".join(str(c) for c in self.choices)
-        return f"{self.min}-{self.max}" if self.max is not None else f"{self.min} or more"
+        return f"{self.min}-{self.limit}"
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A cross-field rule: when every field in ``when`` matches the request body, the request
+    needs ``min_refs`` reference images, or (``forbid``) is refused outright.
+
+    A condition value ``"*"`` means "present", ``"!x"`` means "present and not x"; anything
+    else must be equal.
+    """
+
+    when: dict[str, Any]
+    message: str
+    min_refs: int = 0
+    forbid: bool = False
+
+    def applies(self, body: dict[str, Any]) -> bool:
+        for name, expected in self.when.items():
+            value = _lookup(body, name)
+            if value is None:
+                return False
+            if expected == "*":
+                continue
+            if isinstance(expected, str) and expected.startswith("!"):
+                if value == expected[1:]:
+                    return False
+            elif value != expected:
+                return False
+        return True
+
+    def violated(self, body: dict[str, Any]) -> bool:
+        if not self.applies(body):
+            return False
+        return self.forbid or len(body.get("referenceImages") or []) < self.min_refs
+
+
+def _lookup(body: dict[str, Any], dotted: str) -> Any:
+    value: Any = body
+    for part in dotted.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
 
 
 @dataclass(frozen=True)
@@ -91,6 +141,7 @@ class Model:
     params: dict[str, ParamSpec]
     source: str
     notes: str | None = None
+    constraints: tuple[Constraint, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The catalog row as plain JSON (for ``runway-img models --json``)."""
@@ -141,6 +192,7 @@ class Model:
             },
             "source": self.source,
             "notes": self.notes,
+            "constraints": [c.message for c in self.constraints],
         }
 
 
@@ -168,6 +220,7 @@ def _model_from_row(row: dict[str, Any]) -> Model:
             required=refs["required"],
             fields=tuple(refs["fields"]),
             subject_limits=dict(refs.get("subject_limits") or {}),
+            default_subject=refs.get("default_subject"),
         ),
         output_count=None
         if count is None
@@ -191,6 +244,15 @@ def _model_from_row(row: dict[str, Any]) -> Model:
         },
         source=row["source"],
         notes=row.get("notes"),
+        constraints=tuple(
+            Constraint(
+                when=dict(c["if"]),
+                message=c["message"],
+                min_refs=c.get("min_refs", 0),
+                forbid=c.get("forbid", False),
+            )
+            for c in row.get("constraints", [])
+        ),
     )
 
 

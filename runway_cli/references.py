@@ -65,10 +65,11 @@ def parse_ref(text: str) -> RefOption:
             subject = candidate
             value = value[: -len(candidate) - 1]
             break
+    value = value.strip()
     tag = None
-    match = _TAG_PREFIX_RE.match(value)
-    if match and "://" not in match.group(1) and not match.group(1).startswith("data"):
-        tag, value = match.group(1), match.group(2)
+    match = _TAG_PREFIX_RE.match(value)  # URLs and data: URIs never match: ':' comes first
+    if match:
+        tag, value = match.group(1), match.group(2).strip()
         if not TAG_RE.match(tag):
             raise UsageError(
                 f"Invalid reference tag {tag!r}: use 3-16 characters, a lowercase letter first, "

@@ -1,13 +1,15 @@
 """Building a ``POST /v1/text_to_image`` body from the user's options, checked against the catalog.
 
 Everything that can be known before spending credits is checked here: prompt, ratio, reference
-images (count, tags, subjects), output count and format, and every extra parameter. Nothing is
-sent; local reference images are read and either inlined or marked for upload.
+images (count, tags, subjects), output count and format, every extra parameter, and the
+catalog's cross-field constraints. Nothing is sent; local images are read and either inlined or
+marked for upload.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,8 +33,12 @@ _CORE_FIELDS = {
     "outputCount": "--count",
     "outputFormat": "--format",
 }
+# Parameters that have their own option; -p may not set them as well.
+_NAMED_OPTIONS = {"seed": "--seed", "contentModeration.publicFigureThreshold": "--public-figures"}
 _HEX_RE = re.compile(r"^#?[0-9a-fA-F]{6}$")
 _PROMPT_TAG_RE = re.compile(r"(?<![\w@])@([a-z][a-z0-9_]*)")
+
+BodyPath = tuple[str | int, ...]
 
 
 @dataclass
@@ -52,24 +58,39 @@ class Options:
 class Prepared:
     body: dict[str, Any]
     model: Model | None
-    uploads: list[tuple[int, LocalImage]]  # (index in referenceImages, file to upload)
+    uploads: list[tuple[BodyPath, LocalImage]]  # where in the body, and the file to upload
     warnings: list[str]
     expected_outputs: int
     expected_ext: str
 
     def display_body(self) -> dict[str, Any]:
-        """The body for --dry-run: data URIs shortened, uploads described."""
+        """The body for --dry-run and the history: data URIs shortened, uploads described."""
         shown: dict[str, Any] = json.loads(json.dumps(self.body))
-        pending = dict(self.uploads)
-        for i, ref in enumerate(shown.get("referenceImages", [])):
-            if i in pending:
-                img = pending[i]
-                ref["uri"] = f"runway://(upload of {img.path.name}, {len(img.data) / 2**20:.1f} MB)"
-            else:
-                ref["uri"] = shorten_data_uri(ref["uri"])
-        if isinstance(shown.get("maskUri"), str):
-            shown["maskUri"] = shorten_data_uri(shown["maskUri"])
-        return shown
+        for path, image in self.uploads:
+            size = len(image.data) / 2**20
+            set_in(shown, path, f"runway://(upload of {image.path.name}, {size:.1f} MB)")
+        shortened: dict[str, Any] = shorten_data_uris(shown)
+        return shortened
+
+    def set_upload(self, path: BodyPath, uri: str) -> None:
+        set_in(self.body, path, uri)
+
+
+def shorten_data_uris(value: Any) -> Any:
+    """A copy of a JSON value with every data: URI shortened (for display and the history)."""
+    if isinstance(value, str):
+        return shorten_data_uri(value)
+    if isinstance(value, list):
+        return [shorten_data_uris(v) for v in value]
+    if isinstance(value, dict):
+        return {k: shorten_data_uris(v) for k, v in value.items()}
+    return value
+
+
+def set_in(body: Any, path: BodyPath, value: Any) -> None:
+    for key in path[:-1]:
+        body = body[key]
+    body[path[-1]] = value
 
 
 def models_taking(name: str) -> list[str]:
@@ -86,30 +107,47 @@ def models_taking(name: str) -> list[str]:
     return out
 
 
+def _takers(name: str) -> str:
+    takers = models_taking(name)
+    return f"Models that do: {', '.join(takers)}." if takers else "No catalog model does."
+
+
 def _not_taken(option: str, field_name: str, model: Model) -> UsageError:
-    takers = models_taking(field_name)
-    where = ", ".join(takers) if takers else "no catalog model"
-    return UsageError(f"{model.id} does not take {option}. Models that do: {where}.")
+    return UsageError(f"{model.id} does not take {option}. {_takers(field_name)}")
 
 
-def _set_path(body: dict[str, Any], dotted: str, value: Any) -> None:
-    head, _, tail = dotted.partition(".")
-    if tail:
-        body.setdefault(head, {})[tail] = value
-    else:
-        body[head] = value
+def _set_param(body: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``a.b.c`` in the body, nesting objects; refuse to overwrite a value."""
+    parts = dotted.split(".")
+    if any(not part for part in parts):
+        raise UsageError(f"Invalid parameter name {dotted!r}.")
+    node = body
+    for i, part in enumerate(parts[:-1]):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise UsageError(f"{'.'.join(parts[: i + 1])} is already set; cannot set {dotted}.")
+        node = child
+    if parts[-1] in node:
+        raise UsageError(f"{dotted} is given twice.")
+    node[parts[-1]] = value
 
 
 def parse_param_value(name: str, raw: str, spec: ParamSpec) -> Any:
-    """A ``-p name=value`` value converted to the type the catalog gives for ``name``."""
+    """A ``-p name=value`` value converted to the type the catalog gives for ``name``.
+
+    Image parameters may name a local file: it comes back as a LocalImage for the caller to
+    inline or upload.
+    """
     kind = spec.type
     if kind == "int":
         try:
             value = int(raw)
         except ValueError:
             raise UsageError(f"{name} must be a whole number, not {raw!r}.") from None
-        if spec.min is not None and spec.max is not None and not spec.min <= value <= spec.max:
-            raise UsageError(f"{name} must be between {spec.min} and {spec.max}, not {value}.")
+        if spec.min is not None and value < spec.min:
+            raise UsageError(f"{name} must be at least {spec.min}, not {value}.")
+        if spec.max is not None and value > spec.max:
+            raise UsageError(f"{name} must be at most {spec.max}, not {value}.")
         return value
     if kind == "bool":
         lowered = raw.strip().lower()
@@ -128,21 +166,13 @@ def parse_param_value(name: str, raw: str, spec: ParamSpec) -> Any:
         return raw
     if kind == "hex_color_list":
         colours = [c.strip() for c in raw.split(",") if c.strip()]
-        bad = [c for c in colours if not _HEX_RE.match(c)]
-        if not colours or bad:
+        if not colours or any(not _HEX_RE.match(c) for c in colours):
             raise UsageError(
                 f"{name} must be comma-separated six-digit hex colours, e.g. ff0000,00ff00."
             )
         return colours
     if kind == "image":
-        loaded = load_source(raw)
-        if isinstance(loaded, LocalImage):
-            if not loaded.fits_inline:
-                raise UsageError(
-                    f"{name}: {raw} is too large to inline; upload it and pass the URI."
-                )
-            return loaded.data_uri()
-        return loaded
+        return load_source(raw)
     return raw
 
 
@@ -151,17 +181,25 @@ def _parse_param(item: str) -> tuple[str, str]:
     name = name.strip()
     if not sep or not name:
         raise UsageError(f"-p expects key=value, not {item!r}.")
-    if name.split(".")[0] in _CORE_FIELDS:
-        raise UsageError(f"Set {name} with {_CORE_FIELDS[name.split('.')[0]]}, not -p.")
+    head = name.split(".")[0]
+    if head in _CORE_FIELDS:
+        raise UsageError(f"Set {name} with {_CORE_FIELDS[head]}, not -p.")
     return name, raw
 
 
+def _reject_constant(token: str) -> Any:
+    raise UsageError(f"{token} is not a valid JSON number for a request.")
+
+
 def _guess_value(raw: str) -> Any:
-    """For models outside the catalog: JSON if it parses, else the string."""
+    """For models outside the catalog: JSON if it parses (finite numbers only), else the string."""
     try:
-        return json.loads(raw)
+        value = json.loads(raw, parse_constant=_reject_constant)
     except ValueError:
         return raw
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UsageError(f"{raw} is not a finite number.")
+    return value
 
 
 def build(options: Options) -> Prepared:
@@ -217,40 +255,61 @@ def build(options: Options) -> Prepared:
             if spec is None:
                 raise _not_taken(option, name, model)
             value = parse_param_value(option, str(value), spec)
-        _set_path(body, name, value)
+        _set_param(body, name, value)
 
     for item in options.params:
         name, raw = _parse_param(item)
+        if name in _NAMED_OPTIONS:
+            raise UsageError(f"Set {name} with {_NAMED_OPTIONS[name]}, not -p.")
         if model is None:
-            _set_path(body, name, _guess_value(raw))
+            _set_param(body, name, _guess_value(raw))
             continue
         spec = model.params.get(name)
         if spec is None:
             known = ", ".join(model.params) or "none"
-            raise UsageError(f"{model.id} has no parameter {name!r}. Its parameters: {known}.")
-        _set_path(body, name, parse_param_value(name, raw, spec))
+            raise UsageError(
+                f"{model.id} has no parameter {name!r} (its parameters: {known}). {_takers(name)}"
+            )
+        value = parse_param_value(name, raw, spec)
+        if isinstance(value, LocalImage):
+            _set_param(body, name, _inline_or_upload(value, tuple(name.split(".")), uploads))
+        else:
+            _set_param(body, name, value)
 
-    if model is not None and model.output_kind == "vector":
-        ext = "svg"
-    elif fmt is not None:
-        ext = "jpg" if fmt == "jpeg" else fmt
-    elif model is not None and model.default_output_format:
-        ext = "jpg" if model.default_output_format == "jpeg" else model.default_output_format
-    else:
-        ext = "png"
+    if model is not None:
+        for rule in model.constraints:
+            if rule.violated(body):
+                raise UsageError(f"{model.id}: {rule.message}")
+
     return Prepared(
         body=body,
         model=model,
         uploads=uploads,
         warnings=warnings,
         expected_outputs=count,
-        expected_ext=ext,
+        expected_ext=_expected_ext(model, fmt),
     )
+
+
+def _expected_ext(model: Model | None, fmt: str | None) -> str:
+    if model is not None and model.output_kind == "vector":
+        return "svg"
+    chosen = fmt or (model.default_output_format if model else None) or "png"
+    return "jpg" if chosen == "jpeg" else chosen
+
+
+def _inline_or_upload(
+    image: LocalImage, path: BodyPath, uploads: list[tuple[BodyPath, LocalImage]]
+) -> str | None:
+    if image.fits_inline:
+        return image.data_uri()
+    uploads.append((path, image))
+    return None  # filled in after the upload
 
 
 def _add_refs(
     body: dict[str, Any], options: Options, model: Model | None, warnings: list[str]
-) -> list[tuple[int, LocalImage]]:
+) -> list[tuple[BodyPath, LocalImage]]:
     refs = options.refs
     spec = model.reference_images if model else None
     if model is not None:
@@ -271,16 +330,22 @@ def _add_refs(
     if spec is not None and model is not None:
         if tags and "tag" not in spec.fields:
             raise UsageError(f"{model.id} does not take reference tags (TAG=FILE).")
-        subjects = [r.subject for r in refs if r.subject]
-        if subjects and "subject" not in spec.fields:
+        if any(r.subject for r in refs) and "subject" not in spec.fields:
             raise UsageError(f"{model.id} does not take reference subjects (@human/@object).")
-        for subject in SUBJECTS:
-            limit = spec.subject_limits.get(subject)
-            used = subjects.count(subject)
-            if limit is not None and used > limit:
-                raise UsageError(
-                    f"{model.id} takes at most {limit} references marked @{subject}; got {used}."
-                )
+        if "subject" in spec.fields:
+            # A reference without a subject counts as the API's default subject.
+            subjects = [r.subject or spec.default_subject for r in refs]
+            for subject in SUBJECTS:
+                limit = spec.subject_limits.get(subject)
+                used = subjects.count(subject)
+                if limit is not None and used > limit:
+                    unmarked = " (references without @human count as @object)" * (
+                        subject == spec.default_subject
+                    )
+                    raise UsageError(
+                        f"{model.id} takes at most {limit} references marked @{subject}; "
+                        f"got {used}{unmarked}."
+                    )
     duplicates = sorted({t for t in tags if tags.count(t) > 1})
     if duplicates:
         raise UsageError(f"Reference tags must be unique; repeated: {', '.join(duplicates)}.")
@@ -291,16 +356,12 @@ def _add_refs(
     if not refs:
         return []
     items: list[dict[str, Any]] = []
-    uploads: list[tuple[int, LocalImage]] = []
+    uploads: list[tuple[BodyPath, LocalImage]] = []
     for i, ref in enumerate(refs):
         loaded = load_source(ref.source)
         item: dict[str, Any] = {}
         if isinstance(loaded, LocalImage):
-            if loaded.fits_inline:
-                item["uri"] = loaded.data_uri()
-            else:
-                item["uri"] = None  # filled in after upload
-                uploads.append((i, loaded))
+            item["uri"] = _inline_or_upload(loaded, ("referenceImages", i, "uri"), uploads)
         else:
             item["uri"] = loaded
         if ref.tag:

@@ -24,7 +24,7 @@ from runway_cli.errors import (
     TaskError,
     UsageError,
 )
-from runway_cli.request import Prepared
+from runway_cli.request import Prepared, shorten_data_uris
 from runway_cli.waiting import PollSchedule, wait_for_task
 
 _KEPT_FIELDS = ("model", "promptText", "ratio")
@@ -64,16 +64,18 @@ def _record(event: str, **fields: Any) -> None:
 
 
 def upload_references(conn: Connection, prepared: Prepared) -> None:
-    """Upload local reference images too large to inline; put their runway:// URIs in the body."""
-    for index, image in prepared.uploads:
+    """Upload local images too large to inline; put their runway:// URIs in the body."""
+    for path, image in prepared.uploads:
         size = len(image.data) / 2**20
         render.note(f"Uploading {image.path.name} ({size:.1f} MB)...")
-        upload = conn.client.create_upload(image.path.name)
+        # The upload service wants an image extension; name it by the bytes, not the file name.
+        filename = f"{image.path.stem or 'image'}.{'jpg' if image.kind == 'jpeg' else image.kind}"
+        upload = conn.client.create_upload(filename)
         with render.TransferDisplay(f"Uploading {image.path.name}") as display:
             uri = conn.client.upload_file(
-                upload, image.path.name, image.data, image.mime, on_progress=display.update
+                upload, filename, image.data, image.mime, on_progress=display.update
             )
-        prepared.body["referenceImages"][index]["uri"] = uri
+        prepared.set_upload(path, uri)
 
 
 def create(conn: Connection, body: dict[str, Any]) -> dict[str, Any]:
@@ -82,7 +84,8 @@ def create(conn: Connection, body: dict[str, Any]) -> dict[str, Any]:
         "model": body.get("model"),
         "prompt": body.get("promptText"),
         "ratio": body.get("ratio"),
-        "params": {k: v for k, v in body.items() if k not in _KEPT_FIELDS},
+        # data: URIs are shortened: the history must not grow by megabytes per task
+        "params": shorten_data_uris({k: v for k, v in body.items() if k not in _KEPT_FIELDS}),
     }
     try:
         created = conn.client.create_text_to_image(body)

@@ -9,6 +9,7 @@ import pytest
 
 from runway_cli.catalog import (
     DEFAULT_MODEL,
+    UNDOCUMENTED_MAX_OUTPUTS,
     OutputCountSpec,
     all_models,
     get_model,
@@ -121,10 +122,12 @@ def test_output_count_spec() -> None:
     ranged = OutputCountSpec(min=1, max=4)
     assert [ranged.allows(n) for n in range(6)] == [False, True, True, True, True, False]
     assert ranged.describe() == "1-4"
+    # no documented maximum: capped, because every image is billed
     open_ended = OutputCountSpec(min=1)
-    assert open_ended.allows(1000)
+    assert open_ended.allows(UNDOCUMENTED_MAX_OUTPUTS)
+    assert not open_ended.allows(UNDOCUMENTED_MAX_OUTPUTS + 1)
     assert not open_ended.allows(0)
-    assert open_ended.describe() == "1 or more"
+    assert open_ended.describe() == f"1-{UNDOCUMENTED_MAX_OUTPUTS}"
 
 
 # --- utf16_length -------------------------------------------------------------------------

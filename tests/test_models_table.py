@@ -50,7 +50,8 @@ def cli(monkeypatch, sandbox, home, workdir):
 
 def _valid_param(name: str, spec) -> str | None:
     return {
-        "enum": spec.values[0] if spec.values else None,
+        # the last value: first ones can be special (ideogram's very_low needs references)
+        "enum": spec.values[-1] if spec.values else None,
         "int": str(spec.min if spec.min is not None else 7),
         "bool": "true",
         "hex_color": "ff8800",
@@ -217,3 +218,64 @@ def test_models_list_and_detail(cli):
     assert one["referenceImages"] == {"min": 1, "max": 3, "fields": ["tag"], "subjectLimits": None}
     u = cli("models", "gen4")
     assert u.exit_code == 2 and "Did you mean: gen4_image_turbo, gen4_image" in u.stderr
+
+
+CROSS_FIELD = [
+    ("grok_imagine_image_2", ["-p", "edit=true"], "edit=true needs at least one --ref"),
+    ("ideogram_4_5", ["-p", "preciseEdit=true"], "preciseEdit=true needs at least one --ref"),
+    ("ideogram_4_5", ["-p", "quality=very_low"], "quality=very_low needs reference images"),
+    (
+        "ideogram_4_5",
+        ["--ref", "ref.png", "-p", "preciseEdit=true", "-p", "quality=very_low"],
+        "not available with preciseEdit",
+    ),
+    ("ideogram_4_5", ["--ratio", "1024:1024", "-p", "maskUri=ref.png"], "cannot be combined"),
+    (
+        "ideogram_4_5",
+        ["--ref", "ref.png", "--ratio", "1024:1024", "-p", "preciseEdit=true"],
+        "cannot be combined",
+    ),
+    ("bria_fibo_edit_1_5", ["--ref", "ref.png", "--ratio", "1024:1024"], "at least 2 reference"),
+    (
+        "gemini_image3_pro",
+        [a for _ in range(9) for a in ("--ref", "ref.png@object")] + ["--ref", "ref.png"],
+        "references without @human count as @object",
+    ),
+]
+
+
+@pytest.mark.parametrize(("model", "args", "needle"), CROSS_FIELD)
+def test_cross_field_rules_are_refused_before_any_request(cli, sandbox, model, args, needle):
+    result = cli("generate", "a fox", "--model", model, *args)
+    assert result.exit_code == 2, result.stderr
+    assert needle in result.stderr
+    assert sandbox.requests == []
+
+
+def test_cross_field_rules_allow_the_valid_combination(cli, sandbox):
+    ok = cli(
+        "generate",
+        "a fox",
+        "-m",
+        "bria_fibo_edit_1_5",
+        "--ref",
+        "ref.png",
+        "--ref",
+        "ref.png",
+        "--ratio",
+        "1024:1024",
+        "--dry-run",
+    )
+    assert ok.exit_code == 0, ok.stderr
+    auto = cli(
+        "generate",
+        "a fox",
+        "-m",
+        "bria_fibo_edit_1_5",
+        "--ref",
+        "ref.png",
+        "--ratio",
+        "auto",
+        "--dry-run",
+    )
+    assert auto.exit_code == 0, auto.stderr

@@ -59,10 +59,16 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+_AUTO_SIZES = {"auto": (1024, 1024), "auto_1k": (1024, 1024), "auto_2k": (2048, 2048)}
+_JPEG_MAX_SIDE = 65535
+
+
 def _size_for(model: Model, ratio: str | None) -> tuple[int, int]:
     size = parse_ratio(ratio) if ratio else None
     if size is not None:
         return size
+    if ratio in _AUTO_SIZES:
+        return _AUTO_SIZES[ratio]
     for value in model.ratio.values:
         size = parse_ratio(value)
         if size is not None:
@@ -70,15 +76,18 @@ def _size_for(model: Model, ratio: str | None) -> tuple[int, int]:
     return _FALLBACK_SIZE
 
 
-def _file_kind(model: Model, requested: str | None) -> str:
+def _file_kind(model: Model, requested: str | None, size: tuple[int, int]) -> str:
     """What the sandbox serves: SVG for vector models, real JPEG when asked, else PNG.
 
     WebP is served as PNG: writing WebP needs an encoder we do not want as a dependency.
+    JPEG cannot describe a side over 65535 pixels, so such images are PNG too.
     """
     if model.output_kind == "vector":
         return "svg"
     fmt = requested or model.default_output_format
-    return "jpg" if fmt == "jpeg" else "png"
+    if fmt == "jpeg" and max(size) <= _JPEG_MAX_SIDE:
+        return "jpg"
+    return "png"
 
 
 def _credits(width: int, height: int, outputs: int) -> float:
@@ -279,7 +288,7 @@ class SandboxServer:
             width=width,
             height=height,
             outputs=count,
-            fmt=_file_kind(model, body.get("outputFormat")),
+            fmt=_file_kind(model, body.get("outputFormat"), (width, height)),
             credits=_credits(width, height, count),
         )
 

@@ -18,9 +18,6 @@ UploadCheck = Callable[[str], bool]
 TAG_RE = re.compile(r"^[a-z][a-z0-9_]{2,15}$")
 _HEX_RE = re.compile(r"^#?[0-9a-fA-F]{6}$")
 _URI_PREFIXES = (("https://", 2048), ("runway://", 5000), ("data:image/", 5 * 1024 * 1024))
-# Models whose maximum outputCount is undocumented: the sandbox stops here (the live API may
-# allow fewer or more; the CLI leaves that check to the server).
-SANDBOX_MAX_OUTPUTS = 10
 _BASE_FIELDS = {"model", "promptText", "ratio", "referenceImages", "outputCount", "outputFormat"}
 
 
@@ -52,6 +49,10 @@ def validate_body(
     issues += _check_refs(body.get("referenceImages"), model, known_upload)
     issues += _check_outputs(body, model)
     issues += _check_params(body, model)
+    if not issues:
+        issues += [
+            _issue("custom", [], rule.message) for rule in model.constraints if rule.violated(body)
+        ]
     allowed = _BASE_FIELDS | {name.split(".")[0] for name in model.params}
     unknown = sorted(set(body) - allowed)
     if unknown:
@@ -160,6 +161,8 @@ def _check_refs(refs: Any, model: Model, known_upload: UploadCheck) -> list[Issu
                 )
             else:
                 subjects[subject] = subjects.get(subject, 0) + 1
+        elif spec.default_subject:
+            subjects[spec.default_subject] = subjects.get(spec.default_subject, 0) + 1
     for subject, limit in spec.subject_limits.items():
         if subjects.get(subject, 0) > limit:
             issues.append(
@@ -214,7 +217,7 @@ def _check_outputs(body: dict[str, Any], model: Model) -> list[Issue]:
             )
         elif not isinstance(count, int) or isinstance(count, bool):
             issues.append(_issue("invalid_type", ["outputCount"], "Expected integer"))
-        elif not model.output_count.allows(count) or count > SANDBOX_MAX_OUTPUTS:
+        elif not model.output_count.allows(count):
             issues.append(
                 _issue(
                     "invalid_value",
