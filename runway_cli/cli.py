@@ -20,7 +20,7 @@ import typer
 
 from runway_cli import __version__, catalog, config, history, render, request, tasks
 from runway_cli.connect import Connection, connect, sandbox_requested
-from runway_cli.downloads import OutputPlan, check_template, is_template, output_urls
+from runway_cli.downloads import OutputPlan, output_urls
 from runway_cli.errors import (
     AuthenticationError,
     RunwayImgError,
@@ -343,8 +343,8 @@ def generate(
     check_timeout(timeout)
     schedule = PollSchedule.from_env()
     plan = OutputPlan(output, force, model=model, seed=prepared.body.get("seed"))
-    if not no_wait:
-        plan.precheck(prepared.expected_outputs, prepared.expected_ext)
+    # With --no-wait nothing is saved now, but the -o in the resume command must be usable.
+    plan.precheck(prepared.expected_outputs, prepared.expected_ext, folder_only=no_wait)
     if dry_run:
         render.print_json(prepared.display_body())
         render.note("Dry run: nothing was sent and no task was created.")
@@ -429,19 +429,28 @@ def download(
     task_id = check_task_id(task_id)
     check_timeout(timeout)
     schedule = PollSchedule.from_env()
-    plan = OutputPlan(output, force)
-    if output is not None and is_template(output):
-        check_template(output)
+    # The API does not return a task's model, prompt or seed; the local history may know them.
+    known = history.find(task_id)
+    seed = known.params.get("seed") if known else None
+    plan = OutputPlan(
+        output,
+        force,
+        model=known.model if known else None,
+        seed=seed if isinstance(seed, int) else None,
+    )
     plan.precheck(1, "png", folder_only=True)
+    summary: dict[str, Any] = {"id": task_id}
+    if known is not None:
+        summary.update(model=known.model, ratio=known.ratio, prompt=known.prompt)
     with connect(api_key=api_key, base_url=base_url, sandbox=sandbox) as conn:
         _announce(conn)
         task = conn.client.get_task(task_id)
         urls = output_urls(task)
         if task.get("status") == "SUCCEEDED" and urls:
             # Known names before any download: a clash is bad input (exit 2), not a failure.
-            tasks.check_destinations(plan, task_id, len(urls))
+            tasks.check_destinations(plan, task_id, urls)
         job = tasks.Job(conn, plan, timeout, schedule, _resume_flags(sandbox, base_url))
-        _follow_and_print(job, task_id, task, {"id": task_id}, json_out)
+        _follow_and_print(job, task_id, task, summary, json_out)
 
 
 @app.command("models")

@@ -50,7 +50,8 @@ _HINTS = {
 }
 _SERVER_HINT = "Runway is having trouble; try again in a minute."
 _AMBIGUOUS_HINT = "Check `runway-img history` and the Runway dashboard before generating again."
-_BAD_URL_ERRORS = (
+_BAD_URL_ERRORS = (  # raised before anything is sent
+    requests.exceptions.InvalidJSONError,
     requests.exceptions.InvalidURL,
     requests.exceptions.MissingSchema,
     requests.exceptions.InvalidSchema,
@@ -319,8 +320,9 @@ class RunwayClient:
                 response = session.request(method, url, **kwargs)
             except _BAD_URL_ERRORS:
                 raise errors.UsageError(
-                    f"Cannot send a request to {label}: the URL or a header is malformed.",
-                    hint="Check --base-url / RUNWAYML_BASE_URL and the key.",
+                    f"Cannot send a request to {label}: the URL, a header or the body is "
+                    "malformed; nothing was sent.",
+                    hint="Check --base-url / RUNWAYML_BASE_URL, the key and -p values.",
                 ) from None
             except requests.RequestException as exc:
                 reason = _reason(exc)

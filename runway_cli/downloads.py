@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from runway_cli.client import RunwayClient
 from runway_cli.errors import APIError, NetworkError, SaveError, UsageError
@@ -49,22 +50,47 @@ def is_template(output: str | None) -> bool:
     return output is not None and "{" in output
 
 
-def check_template(output: str) -> None:
-    """Raise UsageError for unknown placeholders or a malformed template."""
+def template_fields(output: str) -> list[str]:
+    """The placeholder names in a template (UsageError if it is malformed)."""
     try:
-        names = [name for _, name, _, _ in string.Formatter().parse(output) if name is not None]
+        return [name for _, name, _, _ in string.Formatter().parse(output) if name is not None]
     except ValueError as exc:
         raise UsageError(f"Invalid -o template {output!r}: {exc}.") from None
+
+
+def check_template(output: str, *, model: str | None, seed: int | None) -> None:
+    """Raise UsageError unless the template fills in with the values this run will have."""
+    names = template_fields(output)
     unknown = sorted({n for n in names if n not in TEMPLATE_FIELDS})
     if unknown or "" in names:
         allowed = ", ".join("{" + f + "}" for f in TEMPLATE_FIELDS)
         raise UsageError(f"Unknown placeholder in -o {output!r}; use {allowed}.")
+    if "seed" in names and seed is None:
+        raise UsageError("-o uses {seed}, but no --seed is given (or known for this task).")
+    if "model" in names and model is None:
+        raise UsageError("-o uses {model}, but the model of this task is not known here.")
+    try:
+        output.format(
+            id="00000000-0000-0000-0000-000000000000", n=1, ext="png", model=model, seed=seed
+        )
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        raise UsageError(f"Invalid -o template {output!r}: {exc}.") from None
 
 
 def template_makes_folders(output: str | None) -> bool:
     """True when a placeholder is in a folder part (``out/{id}/{n}.{ext}``): such templates
     may create missing folders; plain paths never do."""
-    return is_template(output) and "{" in str(Path(output or "").parent)
+    if not is_template(output):
+        return False
+    folder = str(Path(output or "").parent)
+    return bool(template_fields(folder)) if "{" in folder else False
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
 
 
 def plan_paths(
@@ -94,7 +120,7 @@ def plan_paths(
         if count > 1 and len(set(paths)) < count:
             return [p.with_name(f"{p.stem}-{n}{p.suffix}") for n, p in enumerate(paths, start=1)]
         return paths
-    if output is None or output.endswith(("/", os.sep)) or Path(output).is_dir():
+    if output is None or output.endswith(("/", os.sep)) or _is_dir(Path(output)):
         folder = Path(output) if output else Path()
         if count == 1:
             return [folder / f"{task_id}.{ext}"]
@@ -110,6 +136,13 @@ def check_destination(path: Path, *, force: bool, make_folders: bool = False) ->
 
     With ``make_folders``, missing folders are fine if the nearest existing one is writable.
     """
+    try:
+        _check_destination(path, force=force, make_folders=make_folders)
+    except OSError as exc:  # e.g. a name longer than the filesystem allows
+        raise UsageError(f"Cannot save to {path}: {exc.strerror or exc}.") from None
+
+
+def _check_destination(path: Path, *, force: bool, make_folders: bool) -> None:
     parent = path.parent if str(path.parent) else Path()
     if make_folders:
         while not parent.exists() and parent != parent.parent:
@@ -257,6 +290,16 @@ def save_output(
             tmp.unlink(missing_ok=True)
 
 
+def url_ext(url: str) -> str:
+    """The image extension an output URL's path suggests (png when it says nothing useful)."""
+    suffix = Path(urlsplit(url).path).suffix.lower().lstrip(".")
+    return (
+        {"jpeg": "jpg"}.get(suffix, suffix)
+        if suffix in ("png", "jpg", "jpeg", "webp", "svg")
+        else "png"
+    )
+
+
 def output_urls(task: dict[str, Any]) -> list[str]:
     output = task.get("output")
     if not isinstance(output, list) or not all(isinstance(u, str) for u in output):
@@ -292,12 +335,13 @@ class OutputPlan:
         if self.output is None:
             check_destination(Path("runway-img-check"), force=True)
             return
+        if is_template(self.output):
+            check_template(self.output, model=self.model, seed=self.seed)
         if folder_only:
             probe = self.paths("00000000-0000-0000-0000-000000000000", 1, ext)[0]
             check_destination(probe, force=True, make_folders=self.make_folders)
             return
         if is_template(self.output):
-            check_template(self.output)
             if "{id}" not in self.output.replace(" ", ""):
                 for path in self.paths("00000000-0000-0000-0000-000000000000", count, ext):
                     check_destination(path, force=self.force, make_folders=self.make_folders)
@@ -308,14 +352,14 @@ class OutputPlan:
         for path in self.paths("task", count, ext):
             check_destination(path, force=self.force)
 
-    def extension_mismatch(self, kind: str) -> str | None:
-        """A warning when the user's own file name has an extension other than what was served."""
-        if self.output is None or is_template(self.output) or Path(self.output).is_dir():
+    def extension_mismatch(self, kind: str, path: Path) -> str | None:
+        """A warning when the user chose an extension other than what was served."""
+        if self.output is None or _is_dir(Path(self.output)):
             return None
-        suffix = Path(self.output).suffix.lower().lstrip(".")
+        if is_template(self.output) and "ext" in template_fields(self.output):
+            return None
+        suffix = path.suffix.lower().lstrip(".")
         if suffix and suffix not in _SAME_KIND.get(kind, {kind}):
-            return (
-                f"The image is {kind.upper()} but {self.output} ends in .{suffix}; "
-                "keeping your file name."
-            )
+            shown = {"jpg": "JPEG"}.get(kind, kind.upper())
+            return f"The image is {shown} but {path} ends in .{suffix}; keeping your file name."
         return None

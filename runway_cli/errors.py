@@ -139,6 +139,7 @@ class SaveError(RunwayImgError):
         self.task_id = task_id
         self.task: dict[str, Any] | None = None
         self.saved: list[Any] = []
+        self.exists = False  # True when the cause is a file already there (retry with --force)
 
 
 class Interrupted(RunwayImgError):

@@ -135,6 +135,13 @@ def entries() -> list[Entry]:
     return ordered
 
 
+def find(task_id: str) -> Entry | None:
+    for entry in entries():
+        if entry.id == task_id:
+            return entry
+    return None
+
+
 def last_task_id() -> str | None:
     for entry in entries():
         if entry.id:

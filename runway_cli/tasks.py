@@ -14,7 +14,14 @@ from typing import Any
 
 from runway_cli import history, render
 from runway_cli.connect import Connection
-from runway_cli.downloads import OutputPlan, SavedFile, check_destination, output_urls, save_output
+from runway_cli.downloads import (
+    OutputPlan,
+    SavedFile,
+    check_destination,
+    output_urls,
+    save_output,
+    url_ext,
+)
 from runway_cli.errors import (
     AmbiguousCreateError,
     Interrupted,
@@ -183,6 +190,9 @@ def _wait_and_save(job: Job, task_id: str, current: dict[str, Any] | None) -> Ou
                 f"Task {task_id} succeeded; saved {len(saved)} of {len(urls)} files. "
                 f"Retry with: {retry}"
             )
+        elif exc.exists:
+            retry = job.resume_command(task_id, force=True)
+            exc.hint = f"Task {task_id} succeeded. To overwrite, run: {retry}"
         else:
             exc.hint = f"Task {task_id} succeeded; nothing was overwritten. Retry with: {resume}"
         raise
@@ -194,9 +204,10 @@ def _wait_and_save(job: Job, task_id: str, current: dict[str, Any] | None) -> Ou
     return Outcome(task, saved)
 
 
-def check_destinations(plan: OutputPlan, task_id: str, count: int) -> None:
-    """UsageError unless every destination for ``count`` outputs can be written."""
-    for path in plan.paths(task_id, count, "png"):
+def check_destinations(plan: OutputPlan, task_id: str, urls: list[str]) -> None:
+    """UsageError unless the destination of every output can be written."""
+    for index, url in enumerate(urls):
+        path = plan.paths(task_id, len(urls), url_ext(url))[index]
         check_destination(path, force=plan.force, make_folders=plan.make_folders)
 
 
@@ -206,16 +217,20 @@ def _save_all(job: Job, task_id: str, urls: list[str], saved: list[SavedFile]) -
     count = len(urls)
     if plan.output is not None:
         try:
-            check_destinations(plan, task_id, count)
+            check_destinations(plan, task_id, urls)
         except UsageError as exc:
-            raise SaveError(exc.message, task_id=task_id) from None
-    warned: set[str] = set()
+            error = SaveError(exc.message, task_id=task_id)
+            error.exists = "already exists" in exc.message
+            raise error from None
+    warned = False  # one warning per run, not one per output
     for index, url in enumerate(urls):
 
         def choose(kind: str, index: int = index) -> Path:
             path = plan.paths(task_id, count, kind)[index]
             if path.exists() and not plan.force:
-                raise SaveError(f"{path} already exists.", task_id=task_id)
+                error = SaveError(f"{path} already exists.", task_id=task_id)
+                error.exists = True
+                raise error
             return path
 
         def refresh(index: int = index) -> str:
@@ -235,10 +250,10 @@ def _save_all(job: Job, task_id: str, urls: list[str], saved: list[SavedFile]) -
             make_folders=plan.make_folders,
             refresh_url=refresh,
         )
-        mismatch = plan.extension_mismatch(item.kind)
-        if mismatch and mismatch not in warned:
+        mismatch = plan.extension_mismatch(item.kind, item.path)
+        if mismatch and not warned:
             render.warn(mismatch)
-            warned.add(mismatch)
+            warned = True
         saved.append(item)
 
 

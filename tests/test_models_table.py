@@ -156,10 +156,9 @@ def _over_the_edge(m: Model) -> list[tuple[str, list[str]]]:
         cases.append(("count not taken", [*base, "a fox", *else_refs, "--count", "2"]))
     elif m.output_count.choices is not None:
         cases.append(("count not a choice", [*base, "a fox", *else_refs, "--count", "2"]))
-    elif m.output_count.max is not None:
-        cases.append(
-            ("count too big", [*base, "a fox", *else_refs, "--count", str(m.output_count.max + 1)])
-        )
+    else:  # documented maximum, or the cap of 10 where none is documented
+        too_many = str(m.output_count.limit + 1)
+        cases.append(("count too big", [*base, "a fox", *else_refs, "--count", too_many]))
     if m.output_formats is None:
         cases.append(("format not taken", [*base, "a fox", *else_refs, "--format", "png"]))
     else:
