@@ -9,13 +9,17 @@ so concurrent ``runway-img`` processes never interleave or lose entries.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; a single O_APPEND write per line is still used
+    fcntl = None  # type: ignore[assignment]
 
 from runway_cli import config
 from runway_cli.errors import UsageError
@@ -44,7 +48,8 @@ def append(event: str, **fields: Any) -> bool:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
             os.write(fd, line)
         finally:
             os.close(fd)  # closing releases the lock
