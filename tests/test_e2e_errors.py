@@ -202,3 +202,16 @@ def test_output_folder_that_is_a_file_is_refused(run, api_env, sandbox, workdir)
     assert r.code == 2, r
     assert "is not a folder" in _only_line(r.stderr)
     assert sandbox.requests == []
+
+
+def test_status_of_a_failed_task_shows_reason_and_code(run, api_env):
+    r = run("generate", "a fox [sandbox:fail]", "--no-wait", env=api_env)
+    task_id = r.stdout.strip()
+    d = run("download", task_id, env=api_env)  # waits for the end: FAILED
+    assert d.code == 4, d
+    s = run("status", task_id, env=api_env)
+    assert s.code == 0, s
+    assert "State:    FAILED (failed)" in s.stdout
+    assert "Failure:  The sandbox failed this task" in s.stdout
+    assert "Code:     INTERNAL.BAD_OUTPUT.CODE01" in s.stdout
+    assert "Cost:     0 credits" in s.stdout

@@ -171,3 +171,53 @@ def test_expired_output_url_is_refused(sandbox):
     assert requests.get(url, timeout=5).status_code == 200
     tampered = re.sub(r"expires=\d+", "expires=1", url)
     assert requests.get(tampered, timeout=5).status_code == 403
+
+
+def test_foreground_sandbox_loads_a_faults_file(env, workdir):
+    rules = workdir.parent / "rules.json"
+    rules.write_text(
+        '[{"action": "status", "status": 503, "method": "POST", "path": "/v1/text_to_image"}]'
+    )
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "runway_cli",
+            "sandbox",
+            "--port",
+            "0",
+            "--key",
+            KEY,
+            "--task-seconds",
+            "0.3",
+            "--state",
+            str(workdir.parent / "ff.sqlite3"),
+            "--faults",
+            str(rules),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = _read_until(proc.stdout, r"RUNWAYML_API_SECRET=", time.monotonic() + 20)
+        base = dict(line.removeprefix("export ").strip().split("=", 1) for line in lines)[
+            "RUNWAYML_BASE_URL"
+        ]
+        gen = subprocess.run(
+            [sys.executable, "-m", "runway_cli", "generate", "a fox", "-o", "ff.png", "-v"],
+            env={**env, "RUNWAYML_BASE_URL": base, "RUNWAYML_API_SECRET": KEY},
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert gen.returncode == 0, gen.stderr
+        assert "POST /v1/text_to_image -> 503" in gen.stderr  # the injected fault, then a retry
+        log = requests.get(f"{base}/_sandbox/requests", timeout=5).json()
+        assert [e["status"] for e in log if e["path"] == "/v1/text_to_image"] == [503, 200]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)
