@@ -115,27 +115,31 @@ def follow(job: Job, task_id: str, current: dict[str, Any] | None = None) -> Out
         outcome = _wait_and_save(job, task_id, current)
     except TaskError as exc:
         if exc.task.get("status") in ("FAILED", "CANCELLED"):
-            _finished(exc.task)
+            _finished(task_id, exc.task)
         raise
     except SaveError as exc:
         _finished(
-            exc.task or {"id": task_id, "status": "SUCCEEDED"},
+            task_id,
+            exc.task or {"status": "SUCCEEDED"},
             exc.saved,
             note=f"not all saved: {exc.message}",
         )
         raise
-    _finished(outcome.task, outcome.saved)
+    _finished(task_id, outcome.task, outcome.saved)
     return outcome
 
 
 def _finished(
-    task: dict[str, Any], saved: list[SavedFile] | None = None, note: str | None = None
+    task_id: str,
+    task: dict[str, Any],
+    saved: list[SavedFile] | None = None,
+    note: str | None = None,
 ) -> None:
     cost = task.get("cost")
     credits = cost.get("credits") if isinstance(cost, dict) else None
     _record(
         "finished",
-        id=task.get("id"),
+        id=task_id,
         status=task.get("status"),
         cost=credits,
         files=[str(item.path.resolve()) for item in saved or []],
