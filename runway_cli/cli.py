@@ -103,6 +103,7 @@ SandboxOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+JsonListOpt = Annotated[bool, typer.Option("--json", help="Print a JSON array on stdout.")]
 OutputOpt = Annotated[
     str | None,
     typer.Option(
@@ -457,9 +458,12 @@ def download(
 @boundary
 def models_cmd(
     model_id: Annotated[
-        str | None, typer.Argument(help="Show one model in full.", show_default=False)
+        str | None,
+        typer.Argument(metavar="MODEL_ID", help="Show one model in full.", show_default=False),
     ] = None,
-    json_out: JsonOpt = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print JSON on stdout (an array without MODEL_ID).")
+    ] = False,
 ) -> None:
     """List the text-to-image models, or show one with all ratios and parameters."""
     known = catalog.all_models()
@@ -486,7 +490,7 @@ def models_cmd(
 @boundary
 def history_cmd(
     limit: Annotated[int, typer.Option("-n", "--limit", help="How many tasks to show.")] = 20,
-    json_out: JsonOpt = False,
+    json_out: JsonListOpt = False,
 ) -> None:
     """List recent tasks from the local history (newest first)."""
     if limit <= 0:
@@ -565,6 +569,8 @@ def auth_status(
             "source": source,
             "key": config.mask_key(conn.client.api_key),
             "baseUrl": conn.client.base_url,
+            "valid": None,  # unknown until the API answers
+            "creditBalance": None,
         }
         try:
             org = conn.client.get_organization()
@@ -572,6 +578,9 @@ def auth_status(
             info["valid"] = False
             _print_auth(info, json_out)
             exc.message = f"The key from {source} was rejected (HTTP 401)."
+            raise
+        except RunwayImgError:
+            _print_auth(info, json_out)  # where the key comes from is still worth showing
             raise
     info["valid"] = True
     info["creditBalance"] = org.get("creditBalance")
@@ -584,8 +593,10 @@ def _print_auth(info: dict[str, Any], json_out: bool) -> None:
         return
     render.data(f"Key:     {info['key']} (from {info['source']})")
     render.data(f"API:     {info['baseUrl']}")
-    if info.get("valid"):
+    if info["valid"]:
         render.data(f"Valid:   yes (credit balance: {info.get('creditBalance')})")
+    elif info["valid"] is None:
+        render.data("Valid:   unknown (the API could not be reached)")
     else:
         render.data("Valid:   no")
 

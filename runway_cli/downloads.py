@@ -9,6 +9,7 @@ server allows it; expired output URLs are refreshed from the task.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import secrets
 import string
@@ -26,6 +27,7 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"\xff\xd8\xff", "jpg"),
 )
 _MAX_ATTEMPTS = 4
+log = logging.getLogger("runway_cli.http")
 
 
 def sniff_image(head: bytes) -> str | None:
@@ -258,10 +260,12 @@ def save_output(
             except NetworkError as exc:
                 last_error = exc.message
                 written = tmp.stat().st_size if tmp.exists() else 0
+                log.info("download broke (%s); resuming at byte %d", exc.message, written)
             except APIError as exc:
                 last_error = f"the file host answered HTTP {exc.status_code}"
                 written = 0
                 if exc.status_code in (403, 404, 410) and refresh_url is not None:
+                    log.info("output URL refused (HTTP %d); fetching fresh URLs", exc.status_code)
                     url = refresh_url()
                 elif exc.status_code < 500 and exc.status_code != 429:
                     break

@@ -16,7 +16,9 @@ from pathlib import Path
 from runway_cli.errors import UsageError
 
 TAG_RE = re.compile(r"^[a-z][a-z0-9_]{2,15}$")
-_TAG_PREFIX_RE = re.compile(r"^([a-z][a-z0-9_]*)=(.+)$", re.S)
+# Anything shaped like a tag before '=' is taken as one (then checked), unless the whole value
+# names an existing file.
+_TAG_PREFIX_RE = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)=(.+)$", re.S)
 SUBJECTS = ("human", "object")
 MAX_DATA_URI = 5 * 1024 * 1024  # characters of the whole data: URI
 MAX_URL = 2048
@@ -68,7 +70,7 @@ def parse_ref(text: str) -> RefOption:
     value = value.strip()
     tag = None
     match = _TAG_PREFIX_RE.match(value)  # URLs and data: URIs never match: ':' comes first
-    if match:
+    if match and not Path(value).exists():
         tag, value = match.group(1), match.group(2).strip()
         if not TAG_RE.match(tag):
             raise UsageError(

@@ -47,7 +47,8 @@ def error(exc: RunwayImgError) -> None:
     """One line: what went wrong and what to do next; then 400 issues, one per line."""
     line = exc.message
     if exc.hint:
-        line = f"{line} {exc.hint}"
+        stop = "" if line.endswith((".", "!", "?", ":")) else "."
+        line = f"{line}{stop} {exc.hint}"
     _err.print(f"[bold red]error:[/bold red] {escape(line)}")
     if isinstance(exc, APIError):
         for issue in exc.issues:

@@ -166,7 +166,7 @@ def _wait_and_save(job: Job, task_id: str, current: dict[str, Any] | None) -> Ou
             )
     except KeyboardInterrupt:
         raise Interrupted(
-            f"Stopped waiting; task {task_id} keeps running on Runway.",
+            f"Stopped waiting; task {task_id} keeps running on the server.",
             hint=f"Resume with: {resume}",
         ) from None
     except TaskError as exc:
@@ -202,7 +202,7 @@ def _wait_and_save(job: Job, task_id: str, current: dict[str, Any] | None) -> Ou
         raise
     except KeyboardInterrupt:
         raise Interrupted(
-            f"Download interrupted; task {task_id} succeeded and its image is still on Runway.",
+            f"Download interrupted; task {task_id} succeeded and its image is still on the server.",
             hint=f"Resume with: {resume}",
         ) from None
     return Outcome(task, saved)

@@ -89,8 +89,8 @@ def test_unknown_runway_uri_is_refused_by_the_server(run, api_env, sandbox):
         (["--ref", "http://example.com/a.png"], "only fetches https://"),
         (
             ["--ref", "Bad=small.png"],
-            "Reference image Bad=small.png does not exist",
-        ),  # not a tag: a path
+            "Invalid reference tag 'Bad'",
+        ),  # tag-shaped (and not an existing file), so checked as a tag
         (["--ref", "ab=small.png"], "Invalid reference tag 'ab'"),
         (["--ref", "x=small.png", "--ref", "x=small.png"], "Invalid reference tag"),
         (["--ref", "hero=small.png", "--ref", "hero=small.png"], "repeated: hero"),

@@ -176,3 +176,38 @@ def test_very_wide_jpeg_request_is_served_as_png(run, api_env, workdir):
     assert r.code == 0, r
     assert r.stdout.strip().endswith(".png")
     assert png_size((workdir / r.stdout.strip()).read_bytes()) == (70000, 60)
+
+
+def test_auth_status_shows_the_source_even_when_the_api_is_unreachable(run, env):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = run(
+        "auth",
+        "status",
+        "--json",
+        env={
+            **env,
+            "RUNWAYML_BASE_URL": f"http://127.0.0.1:{port}",
+            "RUNWAYML_API_SECRET": "key_" + "cd" * 64,
+        },
+    )
+    assert r.code == 7, r
+    info = json.loads(r.stdout)
+    assert info["source"] == "RUNWAYML_API_SECRET" and info["valid"] is None
+    assert info["key"] == "key_…cdcd"
+
+
+def test_verbose_explains_download_resumes_and_refreshes(run, api_env, sandbox):
+    from runway_cli.sandbox import FaultRule
+
+    sandbox.faults.add(
+        FaultRule(action="cut", method="GET", path="/_sandbox/files/"),
+        FaultRule(action="status", status=403, method="GET", path="/_sandbox/files/"),
+    )
+    r = run("generate", "a fox", "-o", "f.png", "-v", env=api_env)
+    assert r.code == 0, r
+    assert "download broke (" in r.stderr and "resuming at byte" in r.stderr
+    assert "output URL refused (HTTP 403); fetching fresh URLs" in r.stderr
