@@ -63,7 +63,8 @@ def _read_until(stream, pattern: str, deadline: float) -> list[str]:
     raise AssertionError(f"never saw {pattern!r} in {lines!r}")
 
 
-def test_foreground_sandbox_serves_real_clients(env, workdir):
+def _foreground_sandbox(env, state, *extra):
+    """Start `runway-img sandbox` on a free port; return (process, exported variables)."""
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -77,7 +78,8 @@ def test_foreground_sandbox_serves_real_clients(env, workdir):
             "--task-seconds",
             "0.3",
             "--state",
-            str(workdir.parent / "fg.sqlite3"),
+            str(state),
+            *extra,
         ],
         env=env,
         stdout=subprocess.PIPE,
@@ -86,7 +88,27 @@ def test_foreground_sandbox_serves_real_clients(env, workdir):
     )
     try:
         lines = _read_until(proc.stdout, r"RUNWAYML_API_SECRET=", time.monotonic() + 20)
-        exports = dict(line.removeprefix("export ").strip().split("=", 1) for line in lines)
+    except BaseException:
+        proc.kill()
+        raise
+    return proc, dict(line.removeprefix("export ").strip().split("=", 1) for line in lines)
+
+
+def _generate_against(env, base, workdir, *args):
+    return subprocess.run(
+        [sys.executable, "-m", "runway_cli", "generate", "a fox", *args],
+        env={**env, "RUNWAYML_BASE_URL": base, "RUNWAYML_API_SECRET": KEY},
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_foreground_sandbox_serves_real_clients(env, workdir):
+    proc, exports = _foreground_sandbox(env, workdir.parent / "fg.sqlite3")
+    try:
         base = exports["RUNWAYML_BASE_URL"]
         assert exports["RUNWAYML_API_SECRET"] == KEY
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+", base)
@@ -95,15 +117,7 @@ def test_foreground_sandbox_serves_real_clients(env, workdir):
             f"{base}/v1/organization", headers={"Authorization": "Bearer nope"}, timeout=5
         )
         assert bad.status_code == 401
-        gen = subprocess.run(
-            [sys.executable, "-m", "runway_cli", "generate", "a fox", "-o", "fg.png"],
-            env={**env, "RUNWAYML_BASE_URL": base, "RUNWAYML_API_SECRET": KEY},
-            cwd=workdir,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        gen = _generate_against(env, base, workdir, "-o", "fg.png")
         assert gen.returncode == 0, gen.stderr
         assert (workdir / "fg.png").read_bytes().startswith(b"\x89PNG")
     finally:
@@ -178,42 +192,10 @@ def test_foreground_sandbox_loads_a_faults_file(env, workdir):
     rules.write_text(
         '[{"action": "status", "status": 503, "method": "POST", "path": "/v1/text_to_image"}]'
     )
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "runway_cli",
-            "sandbox",
-            "--port",
-            "0",
-            "--key",
-            KEY,
-            "--task-seconds",
-            "0.3",
-            "--state",
-            str(workdir.parent / "ff.sqlite3"),
-            "--faults",
-            str(rules),
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc, exports = _foreground_sandbox(env, workdir.parent / "ff.sqlite3", "--faults", str(rules))
     try:
-        lines = _read_until(proc.stdout, r"RUNWAYML_API_SECRET=", time.monotonic() + 20)
-        base = dict(line.removeprefix("export ").strip().split("=", 1) for line in lines)[
-            "RUNWAYML_BASE_URL"
-        ]
-        gen = subprocess.run(
-            [sys.executable, "-m", "runway_cli", "generate", "a fox", "-o", "ff.png", "-v"],
-            env={**env, "RUNWAYML_BASE_URL": base, "RUNWAYML_API_SECRET": KEY},
-            cwd=workdir,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        base = exports["RUNWAYML_BASE_URL"]
+        gen = _generate_against(env, base, workdir, "-o", "ff.png", "-v")
         assert gen.returncode == 0, gen.stderr
         assert "POST /v1/text_to_image -> 503" in gen.stderr  # the injected fault, then a retry
         log = requests.get(f"{base}/_sandbox/requests", timeout=5).json()
