@@ -33,6 +33,18 @@ class Result:
         return f"Result(code={self.code}, args={self.args}, stdout={self.stdout!r}, stderr={self.stderr!r})"
 
 
+def spawn(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    """Start the CLI in the background (for tests that signal it mid-run)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "runway_cli", *args],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     h = tmp_path / "home"

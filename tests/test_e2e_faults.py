@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 import re
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
 from runway_cli.sandbox import FaultRule
+from tests.conftest import spawn
 
 CREATE = "/v1/text_to_image"
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -259,14 +258,7 @@ def test_interrupt_during_download_removes_temp_file(api_env, sandbox, workdir, 
     sandbox.faults.add(
         FaultRule(action="slow_body", delay=0.2, method="GET", path="/_sandbox/files/")
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "runway_cli", "generate", "a fox", "-o", "fox.png"],
-        env=api_env,
-        cwd=workdir,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = spawn(["generate", "a fox", "-o", "fox.png"], api_env, workdir)
     try:
         deadline = time.monotonic() + 30
         while not any(p.name.endswith(".part") for p in workdir.iterdir()):

@@ -12,18 +12,9 @@ import time
 
 import pytest
 
+from tests.conftest import spawn
+
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-
-
-def _start(args, env, cwd):
-    return subprocess.Popen(
-        [sys.executable, "-m", "runway_cli", *args],
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def _wait_for_line(stream, pattern: str, timeout: float = 20) -> str:
@@ -42,7 +33,7 @@ def _wait_for_line(stream, pattern: str, timeout: float = 20) -> str:
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupt_while_waiting_prints_resume_and_exits_130(api_env, workdir, sandbox, sig):
-    proc = _start(["generate", "a fox [sandbox:hang]", "-o", "fox.png"], api_env, workdir)
+    proc = spawn(["generate", "a fox [sandbox:hang]", "-o", "fox.png"], api_env, workdir)
     try:
         # wait until the task is being polled, i.e. we are inside the wait loop
         task_id = _wait_for_line(proc.stderr, UUID)

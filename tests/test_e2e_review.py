@@ -13,7 +13,7 @@ import time
 import pytest
 
 from runway_cli.sandbox import FaultRule
-from tests.conftest import KEY
+from tests.conftest import KEY, spawn
 
 CREATE = "/v1/text_to_image"
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -198,14 +198,7 @@ def test_history_with_invalid_utf8_still_lists(run, api_env, home):
 
 def test_interrupt_during_create_records_an_unknown_entry(api_env, sandbox, workdir, run):
     sandbox.faults.add(FaultRule(action="delay", delay=3.0, method="POST", path=CREATE))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "runway_cli", "generate", "a slow fox"],
-        env=api_env,
-        cwd=workdir,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = spawn(["generate", "a slow fox"], api_env, workdir)
     try:
         deadline = time.monotonic() + 20
         # wait until the create is in flight: the sandbox thread is inside the delay
