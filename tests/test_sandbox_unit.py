@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
-from runway_cli.sandbox.images import make_png, png_size, row_colour
-from runway_cli.sandbox.store import MARKERS, TaskRow, TaskStore, Timeline, behaviour_for, status_of
-from runway_cli.sandbox.validate import validate_body
+from runway_cli.sandbox.images import make_png, png_size, row_colour, sniff_image
+from runway_cli.sandbox.lifecycle import Timeline, status_of
+from runway_cli.sandbox.markers import MARKERS, steering_for
+from runway_cli.sandbox.request_checks import validate_body
+from runway_cli.sandbox.store import TaskRow, TaskStore
 
 # --- images -------------------------------------------------------------------------------
 
@@ -73,6 +75,21 @@ def test_make_png_rejects_empty(width: int, height: int) -> None:
         make_png("x", width, height)
 
 
+@pytest.mark.parametrize(
+    ("head", "kind"),
+    [
+        (make_png("x", 2, 2)[:16], "png"),
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF", "jpeg"),
+        (b"RIFF\x10\x00\x00\x00WEBPVP8 ", "webp"),
+        (b"\x89PNG", None),  # a truncated signature
+        (b"GIF89a", None),
+        (b"", None),
+    ],
+)
+def test_sniff_image(head: bytes, kind: str | None) -> None:
+    assert sniff_image(head) == kind
+
+
 def test_png_size_rejects_non_png() -> None:
     with pytest.raises(ValueError, match="not a PNG"):
         png_size(b"\xff\xd8\xff\xe0 not a png")
@@ -111,7 +128,7 @@ def new_task(store: TaskStore, prompt: str) -> TaskRow:
         height=720,
         outputs=1,
         fmt="png",
-        credits=5.0,
+        credits=5,
     )
 
 
@@ -151,8 +168,8 @@ def test_progress_never_decreases_and_stays_below_one_while_running(store: TaskS
 @pytest.mark.parametrize(
     ("marker", "behaviour"), [(m, b) for m, b in MARKERS.items()] + [("", "succeed")]
 )
-def test_behaviour_for_markers(marker: str, behaviour: str) -> None:
-    assert behaviour_for(f"a red fox {marker} at dusk") == behaviour
+def test_steering_for_markers(marker: str, behaviour: str) -> None:
+    assert steering_for(f"a red fox {marker} at dusk").behaviour == behaviour
 
 
 def test_fail_marker(store: TaskStore) -> None:
@@ -190,10 +207,10 @@ def test_hang_marker_stays_running(store: TaskStore) -> None:
 def test_cancel_while_running(store: TaskStore, clock: FakeClock) -> None:
     row = new_task(store, "a red fox")
     clock.now += 2.0
-    store.cancel(row.id)
+    assert store.mark_deleted(row.id)
     cancelled = store.get(row.id)
     assert cancelled is not None
-    assert cancelled.cancelled == row.created + 2.0
+    assert cancelled.deleted_at == row.created + 2.0
     assert status_of(cancelled, clock.now, TIMELINE) == ("CANCELLED", 0.0)
     assert status_of(cancelled, clock.now + 100, TIMELINE) == ("CANCELLED", 0.0)
 
@@ -201,7 +218,7 @@ def test_cancel_while_running(store: TaskStore, clock: FakeClock) -> None:
 def test_cancel_after_success_changes_nothing(store: TaskStore, clock: FakeClock) -> None:
     row = new_task(store, "a red fox")
     clock.now += 10.0
-    store.cancel(row.id)
+    store.mark_deleted(row.id)
     cancelled = store.get(row.id)
     assert cancelled is not None
     assert status_of(cancelled, clock.now, TIMELINE) == ("SUCCEEDED", 1.0)
@@ -210,21 +227,22 @@ def test_cancel_after_success_changes_nothing(store: TaskStore, clock: FakeClock
 def test_cancel_a_hanging_task(store: TaskStore, clock: FakeClock) -> None:
     row = new_task(store, "[sandbox:hang]")
     clock.now += 1000.0
-    store.cancel(row.id)
+    store.mark_deleted(row.id)
     cancelled = store.get(row.id)
     assert cancelled is not None
     assert status_of(cancelled, clock.now, TIMELINE) == ("CANCELLED", 0.0)
 
 
-def test_delete_and_counts(store: TaskStore, clock: FakeClock) -> None:
+def test_delete_once_and_counts(store: TaskStore, clock: FakeClock) -> None:
     first = new_task(store, "one")
     new_task(store, "two")
-    store.delete(first.id)
+    assert store.mark_deleted(first.id)
+    assert not store.mark_deleted(first.id)  # already gone
+    assert not store.mark_deleted("no-such-task")
     deleted = store.get(first.id)
     assert deleted is not None
-    assert deleted.deleted
-    assert store.daily_counts() == {"gen4_image": 2}
-    assert store.credits_spent() == 10.0
+    assert deleted.deleted_at == clock.now
+    assert store.daily_counts() == {"gen4_image": 2}  # deleted tasks were still generations
     clock.now += 86401
     assert store.daily_counts() == {}
 

@@ -1,14 +1,35 @@
 """The built-in sandbox: a local, Runway-compatible API server for trying and testing runway-img.
 
-No credits are spent and no network is needed. See ``server.py`` for what it implements.
+No credits are spent and no network is needed. It is an independent oracle of the API: it
+imports nothing from the rest of ``runway_cli`` except the wire constants (``runway_cli.wire``)
+and reads the model catalog as plain JSON, so a bug in the client's checks cannot hide in it.
+
+Modules, outside in:
+
+- ``server.py``: ``SandboxServer`` (start/stop, limits, request log) and the HTTP plumbing
+  that carries out effects;
+- ``routes.py``: the route table, one handler per API or sandbox path;
+- ``effects.py``: what a handler or fault rule asks the plumbing to do (respond, drop, cut...);
+- ``faults.py``: fault rules that return effects;
+- ``request_checks.py``: the live API's checks on a create body, from ``catalog_data.py``;
+- ``accounts.py``: the account's limits (concurrency, daily cap, credits) and its answers;
+- ``lifecycle.py``: a task's status, derived from time and its model's FIFO queue;
+- ``markers.py``: prompt markers that steer a task, and the failure codes;
+- ``outputs.py``: sizes, prices, output bytes and signed URLs; ``images.py``: PNG/JPEG/SVG;
+- ``store.py``: tasks and uploads in SQLite.
 """
 
-from runway_cli.sandbox.faults import FaultRule, load_faults
-from runway_cli.sandbox.server import SandboxServer, SandboxStateError, new_key
-from runway_cli.sandbox.store import MARKERS, Timeline
+from .accounts import AccountLimits
+from .faults import FaultFileError, FaultRule, load_faults
+from .lifecycle import Timeline
+from .markers import FAILURES, MARKERS
+from .server import SandboxServer, SandboxStateError, new_key
 
 __all__ = [
+    "FAILURES",
     "MARKERS",
+    "AccountLimits",
+    "FaultFileError",
     "FaultRule",
     "SandboxServer",
     "SandboxStateError",

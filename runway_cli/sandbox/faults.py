@@ -1,57 +1,63 @@
-"""Fault injection for the sandbox: make chosen requests fail the way real networks do.
+"""Fault injection: make chosen requests fail the way real networks and services do.
 
-A rule matches a method and a path (a prefix, or a glob when it contains ``*``) and fires
-``times`` times (None = always):
+A rule matches a method (or ``*``) and a path (a prefix, or a glob when it contains ``*``) and
+fires ``times`` times (None = always). It returns effects (``effects.py``) that the server
+carries out; it never touches the connection itself. Before the work is done:
 
 - ``status``: answer ``status`` with an ``{"error"}`` JSON body, or an HTML page when ``html``
   is true; ``retry_after`` sets the ``Retry-After`` header.
 - ``drop``: close the connection before doing anything (the request had no effect).
-- ``drop_after``: do the work (e.g. create the task), then close without answering.
 - ``delay``: wait ``delay`` seconds, then answer normally (for read timeouts).
-- ``cut``: for output files, send the headers and half the bytes, then close.
-- ``slow_body``: for output files, send the bytes in small pieces, ``delay`` seconds apart.
-- ``no_range``: for output files, ignore ``Range`` and always send the whole file.
 - ``bad_json``: answer 200 with an HTML page instead of JSON.
-- ``empty_json``: do the work, then answer 200 with ``{}`` (fields missing).
-- ``body``: do the work, then answer 200 with ``body`` (any JSON) instead.
-- ``not_image``: for output files, serve text instead of image bytes.
 
-Rules come from ``SandboxServer(faults=...)``, ``runway-img sandbox --faults FILE`` or
-``POST /_sandbox/faults`` with a JSON list of rule objects.
+After the work is done (only on a 200 answer of an API route or an output file):
+
+- ``drop_after``: close without answering (e.g. the task was created, the client cannot know).
+- ``empty_json`` / ``body``: answer 200 with ``{}`` / with ``body`` (any JSON) instead.
+- ``cut``: output files: send the headers and half the bytes, then close.
+- ``slow_body``: output files: send the bytes in small pieces, ``delay`` seconds apart.
+- ``no_range``: output files: ignore ``Range`` and always send the whole file.
+- ``not_image``: output files: serve text instead of image bytes.
+
+Rules come from ``SandboxServer(faults=...)``, ``runway-img sandbox --faults FILE``
+(``load_faults``) or ``POST /_sandbox/faults`` with a JSON list of rule objects.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import json
 import threading
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from runway_cli.sandbox.server import _Handler
+from .effects import Answer, Cut, Delay, Drop, Respond, SlowBody, json_response
 
-ACTIONS = frozenset(
-    {
-        "status",
-        "drop",
-        "drop_after",
-        "delay",
-        "cut",
-        "no_range",
-        "slow_body",
-        "bad_json",
-        "empty_json",
-        "not_image",
-        "body",
-    }
-)
 _HTML = (
     b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
     b"<body>Bad Gateway</body></html>"
 )
+_NOT_AN_IMAGE = b"this is not an image\n" * 10
+_MAX_DELAY = 3600.0
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "action": (str,),
+    "method": (str,),
+    "path": (str,),
+    "times": (int, type(None)),
+    "status": (int,),
+    "retry_after": (str, type(None)),
+    "html": (bool,),
+    "delay": (int, float),
+    "message": (str, type(None)),
+    "body": (object,),
+}
+
+
+class FaultFileError(ValueError):
+    """A fault file that cannot be used; the message names the file and the reason."""
 
 
 @dataclass
@@ -68,30 +74,26 @@ class FaultRule:
     body: Any = None
 
     def __post_init__(self) -> None:
-        if self.action not in ACTIONS:
+        if self.action not in BEFORE and self.action not in AFTER:
             raise ValueError(f"unknown fault action {self.action!r}")
+        if not 100 <= self.status <= 599:
+            raise ValueError(f"fault status {self.status} is not an HTTP status (100-599)")
+        if not 0 <= self.delay <= _MAX_DELAY:
+            raise ValueError(f"fault delay must be 0-{_MAX_DELAY:g} seconds, not {self.delay}")
+        if self.times is not None and self.times < 0:
+            raise ValueError("fault times must be >= 0 or null (always)")
+        if self.retry_after is not None and not self.retry_after.isprintable():
+            raise ValueError("fault retry_after must be printable text on one line")
 
     @classmethod
     def from_dict(cls, data: Any) -> FaultRule:
         """A rule from JSON, with its field types checked (ValueError otherwise)."""
         if not isinstance(data, dict):
             raise ValueError("each fault rule must be a JSON object")
-        types: dict[str, tuple[type, ...]] = {
-            "action": (str,),
-            "method": (str,),
-            "path": (str,),
-            "times": (int, type(None)),
-            "status": (int,),
-            "retry_after": (str, type(None)),
-            "html": (bool,),
-            "delay": (int, float),
-            "message": (str, type(None)),
-            "body": (object,),
-        }
         for name, value in data.items():
-            if name not in types:
+            if name not in _FIELD_TYPES:
                 raise ValueError(f"unknown fault field {name!r}")
-            if not isinstance(value, types[name]) or (
+            if not isinstance(value, _FIELD_TYPES[name]) or (
                 isinstance(value, bool) and name in ("times", "status", "delay")
             ):
                 raise ValueError(f"fault field {name!r} has the wrong type")
@@ -106,74 +108,58 @@ class FaultRule:
             return fnmatch.fnmatchcase(path, self.path)
         return path.startswith(self.path)
 
-    # Each hook returns True when it has answered (or dropped) the request itself.
+    def before(self) -> Respond | Drop | Delay | None:
+        """The effect that replaces (or delays) the work; None: go ahead normally."""
+        make = BEFORE.get(self.action)
+        return make(self) if make else None
 
-    def before(self, handler: _Handler) -> bool:
-        if self.action == "delay":
-            time.sleep(self.delay)
-            return False
-        if self.action == "drop":
-            handler._drop()
-            return True
-        if self.action == "status":
-            headers = {"Retry-After": self.retry_after} if self.retry_after else None
-            if self.html:
-                handler._send(self.status, _HTML, "text/html", headers)
-            else:
-                message = self.message or f"Injected fault: HTTP {self.status}."
-                handler._send(self.status, json.dumps({"error": message}).encode(), headers=headers)
-            return True
-        if self.action == "bad_json":
-            handler._send(200, _HTML, "text/html")
-            return True
-        return False
+    def after(self, response: Respond) -> Answer:
+        """What to send instead of ``response``, a 200 the work produced."""
+        change = AFTER.get(self.action)
+        return change(self, response) if change else response
 
-    def after(self, handler: _Handler) -> bool:
-        if self.action == "drop_after":
-            handler._drop()
-            return True
-        if self.action == "empty_json":
-            handler._send(200, b"{}")
-            return True
-        if self.action == "body":
-            handler._send(200, json.dumps(self.body).encode())
-            return True
-        return False
 
-    def serve_file(self, handler: _Handler, data: bytes, content_type: str) -> bool:
-        if self.action == "cut":
-            handler._log(200)
-            handler.send_response(200)
-            handler.send_header("Content-Type", content_type)
-            handler.send_header("Content-Length", str(len(data)))
-            handler.send_header("Accept-Ranges", "bytes")
-            handler.end_headers()
-            handler.wfile.write(data[: len(data) // 2])
-            handler._drop()
-            return True
-        if self.action == "slow_body":
-            handler._log(200)
-            handler.send_response(200)
-            handler.send_header("Content-Type", content_type)
-            handler.send_header("Content-Length", str(len(data)))
-            handler.end_headers()
-            step = max(1, len(data) // 50)
-            try:
-                for i in range(0, len(data), step):
-                    handler.wfile.write(data[i : i + step])
-                    handler.wfile.flush()
-                    time.sleep(self.delay)
-            except OSError:
-                handler._drop()  # the client went away
-                return True
-            return True
-        if self.action == "no_range":
-            handler._send(200, data, content_type)
-            return True
-        if self.action == "not_image":
-            handler._send(200, b"this is not an image\n" * 10, content_type)
-            return True
-        return False
+def _status(rule: FaultRule) -> Respond:
+    headers = {"Retry-After": rule.retry_after} if rule.retry_after else {}
+    if rule.html:
+        return Respond(rule.status, _HTML, "text/html", headers)
+    return json_response(
+        rule.status, {"error": rule.message or f"Injected fault: HTTP {rule.status}."}, headers
+    )
+
+
+def _for_files(
+    change: Callable[[FaultRule, Respond], Answer],
+) -> Callable[[FaultRule, Respond], Answer]:
+    """An output-file fault: other answers go out unchanged."""
+    return lambda rule, response: change(rule, response) if response.output_file else response
+
+
+def _for_api(
+    change: Callable[[FaultRule, Respond], Answer],
+) -> Callable[[FaultRule, Respond], Answer]:
+    """A JSON-answer fault: output files go out unchanged."""
+    return lambda rule, response: response if response.output_file else change(rule, response)
+
+
+BEFORE: dict[str, Callable[[FaultRule], Respond | Drop | Delay]] = {
+    "status": _status,
+    "drop": lambda rule: Drop(),
+    "delay": lambda rule: Delay(rule.delay),
+    "bad_json": lambda rule: Respond(200, _HTML, "text/html"),
+}
+AFTER: dict[str, Callable[[FaultRule, Respond], Answer]] = {
+    "drop_after": lambda rule, response: Drop(),
+    "empty_json": _for_api(lambda rule, response: Respond(200, b"{}")),
+    "body": _for_api(lambda rule, response: json_response(200, rule.body)),
+    "cut": _for_files(lambda rule, response: Cut(response)),
+    "slow_body": _for_files(lambda rule, response: SlowBody(response, pause=rule.delay)),
+    "no_range": _for_files(lambda rule, response: dataclasses.replace(response, ignore_range=True)),
+    "not_image": _for_files(
+        lambda rule, response: dataclasses.replace(response, body=_NOT_AN_IMAGE, ignore_range=True)
+    ),
+}
+ACTIONS = frozenset(BEFORE) | frozenset(AFTER)
 
 
 class FaultPlan:
@@ -210,13 +196,11 @@ class FaultPlan:
 
 
 def load_faults(path: Path) -> list[FaultRule]:
-    """Rules from a JSON file holding a list of rule objects (UsageError if unusable)."""
-    from runway_cli.errors import UsageError
-
+    """Rules from a JSON file holding a list of rule objects (FaultFileError if unusable)."""
     try:
         items = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(items, list):
             raise ValueError("the file must hold a JSON list")
         return [FaultRule.from_dict(item) for item in items]
     except (OSError, ValueError, TypeError) as exc:
-        raise UsageError(f"Cannot use the fault file {path}: {exc}.") from None
+        raise FaultFileError(f"Cannot use the fault file {path}: {exc}.") from None

@@ -75,6 +75,21 @@ def make_png(seed: str, width: int, height: int) -> bytes:
     )
 
 
+def sniff_image(head: bytes) -> str | None:
+    """``"png"``, ``"jpeg"`` or ``"webp"`` from a file's first bytes (12 are enough); else None.
+
+    The sandbox's own sniffer, for uploads and ``data:`` reference URIs: the formats the API
+    accepts as image inputs.
+    """
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
 def png_size(data: bytes) -> tuple[int, int]:
     """Width and height from a PNG's IHDR (for tests and checks)."""
     if not data.startswith(b"\x89PNG\r\n\x1a\n"):

@@ -1,49 +1,37 @@
-"""A local, Runway-compatible HTTP server built on ``http.server``.
+"""The sandbox server: a local, Runway-compatible API over ``http.server``.
 
-Same paths under ``/v1``, Bearer-key and version-header checks, the live API's 400 shape,
-a task timeline (PENDING -> RUNNING with progress -> SUCCEEDED) with real PNG outputs served
-from signed, expiring URLs, plus test hooks under ``/_sandbox``: the request log and fault
-injection (see ``faults.py``).
+``SandboxServer`` is the public face (start, stop, limits, the request log for tests);
+``_Handler`` is the HTTP plumbing: it reads a request, asks the fault plan and the route table
+(``routes.py``) what to do, and carries out the resulting effect (``effects.py``).
 """
 
 from __future__ import annotations
 
-import email.policy
-import hashlib
-import hmac
 import json
-import re
 import secrets
 import sqlite3
+import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
-from email.parser import BytesParser
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from runway_cli.catalog import Model, parse_ratio
-from runway_cli.client import SANDBOX_HEADER
-from runway_cli.sandbox.faults import FaultPlan, FaultRule
-from runway_cli.sandbox.images import make_jpeg, make_png, make_svg
-from runway_cli.sandbox.store import TaskRow, TaskStore, Timeline, status_of
-from runway_cli.sandbox.validate import validate_body
+from runway_cli.wire import SANDBOX_HEADER, VERSION_HEADER
 
-API_VERSION = "2024-11-06"
-DOC_URL = "https://docs.dev.runwayml.com/api"
-_TASK_PATH = re.compile(r"^/v1/tasks/([^/]+)$")
-_FILE_PATH = re.compile(r"^/_sandbox/files/([0-9a-f-]{36})/(\d+)\.(png|jpg|webp|svg)$")
-_FALLBACK_SIZE = (1024, 1024)
-_CONTENT_TYPES = {
-    "png": "image/png",
-    "jpg": "image/jpeg",
-    "webp": "image/webp",
-    "svg": "image/svg+xml",
-}
+from .accounts import Account, AccountLimits
+from .catalog_data import ModelRules
+from .effects import Answer, Cut, Delay, Drop, Respond, SlowBody
+from .faults import FaultPlan, FaultRule
+from .lifecycle import Timeline
+from .outputs import OutputFiles, file_kind, price, size_for
+from .routes import Request, dispatch
+from .store import TaskRow, TaskStore
+
+DEFAULT_LOG_LIMIT = 1000
 
 
 class SandboxStateError(Exception):
@@ -55,63 +43,27 @@ def new_key() -> str:
     return "key_" + secrets.token_hex(64)
 
 
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-_AUTO_SIZES = {"auto": (1024, 1024), "auto_1k": (1024, 1024), "auto_2k": (2048, 2048)}
-_JPEG_MAX_SIDE = 65535
-
-
-def _size_for(model: Model, ratio: str | None) -> tuple[int, int]:
-    size = parse_ratio(ratio) if ratio else None
-    if size is not None:
-        return size
-    if ratio in _AUTO_SIZES:
-        return _AUTO_SIZES[ratio]
-    for value in model.ratio.values:
-        size = parse_ratio(value)
-        if size is not None:
-            return size
-    return _FALLBACK_SIZE
-
-
-def _file_kind(model: Model, requested: str | None, size: tuple[int, int]) -> str:
-    """What the sandbox serves: SVG for vector models, real JPEG when asked, else PNG.
-
-    WebP is served as PNG: writing WebP needs an encoder we do not want as a dependency.
-    JPEG cannot describe a side over 65535 pixels, so such images are PNG too.
-    """
-    if model.output_kind == "vector":
-        return "svg"
-    fmt = requested or model.default_output_format
-    if fmt == "jpeg" and max(size) <= _JPEG_MAX_SIDE:
-        return "jpg"
-    return "png"
-
-
-def _credits(width: int, height: int, outputs: int) -> float:
-    per_image = 5 if width * height <= 1_500_000 else 8
-    return float(per_image * outputs)
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    app: SandboxServer
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Clients that hang up mid-answer are normal here (timeouts, Ctrl-C); stay quiet."""
-        import sys
-
-        exc = sys.exc_info()[1]
-        # sqlite3.ProgrammingError: a late request after stop() closed the store
-        if not isinstance(exc, ConnectionError | TimeoutError | sqlite3.ProgrammingError):
-            super().handle_error(request, client_address)
-
-
 class SandboxServer:
-    """Run with ``start()`` (background thread) or ``serve_forever()`` (foreground)."""
+    """A Runway-compatible API on 127.0.0.1. Run it with ``start()`` (a background thread,
+    or ``with SandboxServer(...) as sandbox:``) or ``serve_forever()`` (foreground).
+
+    Keyword arguments:
+
+    - ``host``, ``port``: where to listen (port 0: any free port; see ``base_url``).
+    - ``keys``: the API keys it accepts (default: one new key, see ``key``).
+    - ``state_path``: SQLite file for tasks and uploads (None: in memory, for tests).
+    - ``timeline``: how long tasks stay PENDING, then RUNNING, once they have a slot.
+    - ``url_ttl``: seconds an output URL stays valid.
+    - ``clock``: the time source for task states, URLs and limits (inject one in tests).
+    - ``faults``: fault rules to start with (see ``faults.py``; later: ``self.faults``).
+    - ``concurrency``: ``maxConcurrentGenerations`` per model (None: no limit). Tasks
+      beyond it sit THROTTLED in a FIFO queue until a slot frees.
+    - ``daily_limit``: ``maxDailyGenerations`` per model over a rolling day (None: no
+      limit); creates beyond it answer 429.
+    - ``credits``: the starting ``creditBalance``; tasks spend their cost, FAILED and
+      CANCELLED tasks cost nothing; a create costing more than the balance answers 400.
+    - ``log_limit``: how many requests the request log keeps (the newest).
+    """
 
     def __init__(
         self,
@@ -124,17 +76,23 @@ class SandboxServer:
         url_ttl: float = 3600.0,
         clock: Callable[[], float] = time.time,
         faults: Iterable[FaultRule] = (),
+        concurrency: int | None = 2,
+        daily_limit: int | None = 500,
+        credits: int = 10_000,
+        log_limit: int = DEFAULT_LOG_LIMIT,
     ) -> None:
         self.keys = set(keys) or {new_key()}
         self.timeline = timeline or Timeline()
-        self.url_ttl = url_ttl
         self.clock = clock
+        self.limits = AccountLimits(
+            concurrency=concurrency, daily_limit=daily_limit, credits=credits
+        )
         self.store = TaskStore(state_path, clock=clock)
+        self.account = Account(self.store, self.limits, self.timeline, clock)
+        self.files = OutputFiles(clock, url_ttl)
         self.faults = FaultPlan(list(faults))
-        self.requests: list[dict[str, Any]] = []
+        self._log: deque[dict[str, Any]] = deque(maxlen=log_limit)
         self._log_lock = threading.Lock()
-        self._secret = secrets.token_bytes(32)
-        self._images: dict[tuple[str, int], bytes] = {}
         self._httpd = _HTTPServer((host, port), _Handler)
         self._httpd.app = self
         self._thread: threading.Thread | None = None
@@ -147,14 +105,23 @@ class SandboxServer:
         state_path: Path,
         port: int = 0,
         keys: Iterable[str] = (),
+        concurrency: int | None = 2,
+        daily_limit: int | None = 500,
+        credits: int = 10_000,
     ) -> SandboxServer:
-        """The sandbox as runway-img runs it: tasks spend 20% PENDING, then 80% RUNNING."""
+        """The sandbox as runway-img runs it: tasks spend 20% PENDING, then 80% RUNNING.
+
+        SandboxStateError when the state file is unusable; ValueError for a bad limit.
+        """
         try:
             return cls(
                 port=port,
                 keys=keys,
                 state_path=state_path,
                 timeline=Timeline(pending=task_seconds * 0.2, running=task_seconds * 0.8),
+                concurrency=concurrency,
+                daily_limit=daily_limit,
+                credits=credits,
             )
         except sqlite3.DatabaseError as exc:
             raise SandboxStateError(
@@ -199,114 +166,71 @@ class SandboxServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    # -- helpers for tests ----------------------------------------------------------------
+    # -- the work -------------------------------------------------------------------------
 
-    def record(self, entry: dict[str, Any]) -> None:
-        with self._log_lock:
-            self.requests.append(entry)
-
-    def faults_taken(self) -> int:
-        return self.faults.taken
-
-    def request_log(self) -> list[dict[str, Any]]:
-        with self._log_lock:
-            return list(self.requests)
-
-    def count(self, method: str, path_prefix: str) -> int:
-        with self._log_lock:
-            return sum(
-                1
-                for r in self.requests
-                if r["method"] == method and r["path"].startswith(path_prefix)
-            )
-
-    def image_bytes(self, task_id: str, index: int) -> bytes:
-        """The exact bytes served for output ``index`` (0-based) of a task."""
-        row = self.store.get(task_id)
-        if row is None:
-            raise KeyError(task_id)
-        return self.image(row, index)
-
-    # -- task views -----------------------------------------------------------------------
-
-    def task_json(self, row: TaskRow) -> dict[str, Any]:
-        status, progress = status_of(row, self.clock(), self.timeline)
-        body: dict[str, Any] = {"id": row.id, "createdAt": _iso(row.created), "status": status}
-        if status in ("PENDING", "THROTTLED", "RUNNING"):
-            body["estimatedCost"] = {"credits": row.credits}
-            if status == "RUNNING":
-                body["progress"] = progress
-        elif status == "SUCCEEDED":
-            count = 0 if row.behaviour == "no-output" else row.outputs
-            body["output"] = [self.file_url(row, i) for i in range(count)]
-            body["cost"] = {"credits": row.credits}
-        elif status == "FAILED":
-            body["failure"] = "The sandbox failed this task because the prompt asked it to."
-            body["failureCode"] = "INTERNAL.BAD_OUTPUT.CODE01"
-            body["cost"] = {"credits": 0}
-        else:
-            body["cost"] = {"credits": 0}
-        return body
-
-    def file_url(self, row: TaskRow, index: int) -> str:
-        expires = int(self.clock() + self.url_ttl)
-        path = f"/_sandbox/files/{row.id}/{index}.{row.format}"
-        return f"{self.base_url}{path}?expires={expires}&sig={self.sign(path, expires)}"
-
-    def sign(self, path: str, expires: int) -> str:
-        return hmac.new(self._secret, f"{path}|{expires}".encode(), hashlib.sha256).hexdigest()[:32]
-
-    def check_signature(self, path: str, query: dict[str, list[str]]) -> bool:
-        try:
-            expires = int(query["expires"][0])
-            sig = query["sig"][0]
-        except (KeyError, IndexError, ValueError):
-            return False
-        if expires < self.clock():
-            return False
-        return hmac.compare_digest(sig, self.sign(path, expires))
-
-    def image(self, row: TaskRow, index: int) -> bytes:
-        key = (row.id, index)
-        data = self._images.get(key)
-        if data is None:
-            maker = {"svg": make_svg, "jpg": make_jpeg}.get(row.format, make_png)
-            data = maker(
-                f"{row.body.get('promptText', '')}|{row.id}|{index}", row.width, row.height
-            )
-            if len(self._images) > 32:
-                self._images.clear()
-            self._images[key] = data
-        return data
-
-    def create(self, model: Model, body: dict[str, Any]) -> TaskRow:
-        width, height = _size_for(model, body.get("ratio"))
+    def create_task(self, model: ModelRules, body: dict[str, Any]) -> TaskRow:
+        """Store a validated create; raises ``accounts.Refused`` over a limit."""
+        width, height = size_for(model, body.get("ratio"))
         count = body.get("outputCount") or 1
+        credits = price(width, height, count)
         return self.store.create(
             model=model.id,
             body=body,
             width=width,
             height=height,
             outputs=count,
-            fmt=_file_kind(model, body.get("outputFormat"), (width, height)),
-            credits=_credits(width, height, count),
+            fmt=file_kind(model, body.get("outputFormat"), (width, height)),
+            credits=credits,
+            pending=self.timeline.pending,
+            running=self.timeline.running,
+            slots=self.limits.concurrency,
+            admit=self.account.admit(model.id, credits),
         )
 
-    def organization(self) -> dict[str, Any]:
-        from runway_cli.catalog import all_models
+    # -- the request log, and helpers for tests --------------------------------------------
 
-        daily = self.store.daily_counts()
-        return {
-            "creditBalance": max(0.0, 10_000 - self.store.credits_spent()),
-            "tier": {
-                "maxMonthlyCreditSpend": 100_000,
-                "models": {
-                    m: {"maxConcurrentGenerations": 2, "maxDailyGenerations": 500}
-                    for m in all_models()
-                },
-            },
-            "usage": {"models": {m: {"dailyGenerations": n} for m, n in daily.items()}},
-        }
+    def record(self, entry: dict[str, Any]) -> None:
+        with self._log_lock:
+            self._log.append(entry)
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """The request log, oldest first: the last ``log_limit`` requests (a copy)."""
+        return self.request_log()
+
+    def request_log(self) -> list[dict[str, Any]]:
+        with self._log_lock:
+            return list(self._log)
+
+    def count(self, method: str, path_prefix: str) -> int:
+        """Logged requests with this method whose path starts with ``path_prefix``."""
+        with self._log_lock:
+            return sum(
+                1 for r in self._log if r["method"] == method and r["path"].startswith(path_prefix)
+            )
+
+    def faults_taken(self) -> int:
+        return self.faults.taken
+
+    def image_bytes(self, task_id: str, index: int) -> bytes:
+        """The exact bytes served for output ``index`` (0-based) of a task."""
+        row = self.store.get(task_id)
+        if row is None:
+            raise KeyError(task_id)
+        return self.files.image(row, index)
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    app: SandboxServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients that hang up mid-answer are normal here (timeouts, Ctrl-C); stay quiet."""
+        exc = sys.exc_info()[1]
+        # sqlite3.ProgrammingError: a late request after stop() closed the store
+        if not isinstance(exc, ConnectionError | TimeoutError | sqlite3.ProgrammingError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -318,11 +242,47 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the request log on the app object is the record."""
 
-    # -- plumbing -------------------------------------------------------------------------
-
     @property
     def app(self) -> SandboxServer:
         return self.server.app
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def do_DELETE(self) -> None:
+        self._handle()
+
+    # -- one request --------------------------------------------------------------------
+
+    def _handle(self) -> None:
+        url = urlsplit(self.path)
+        body = self._read_body() if self.command == "POST" else b""
+        if body is None:
+            self.close_connection = True
+            self._carry_out(Respond(400, b'{"error": "Bad Content-Length."}'))
+            return
+        request = Request(self.command, url.path, parse_qs(url.query), self.headers, body)
+        self._entry = self._log_entry(request)
+        try:
+            self._carry_out(self._answer(request))
+        finally:
+            self._log("error")  # only if nothing was sent (an exception in a handler)
+
+    def _answer(self, request: Request) -> Answer:
+        """The fault plan first (it may answer, drop or delay), then the route table."""
+        rule = self.app.faults.take(request.method, request.path)
+        early = rule.before() if rule is not None else None
+        if isinstance(early, Delay):
+            time.sleep(early.seconds)
+        elif early is not None:
+            return early
+        response, faults_after = dispatch(self.app, request)
+        if rule is not None and faults_after and response.status == 200:
+            return rule.after(response)
+        return response
 
     def _read_body(self) -> bytes | None:
         """The request body, or None when Content-Length is unusable."""
@@ -332,40 +292,25 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(raw)
         return self.rfile.read(length) if length else b""
 
-    def _send(
-        self,
-        status: int,
-        body: bytes = b"",
-        content_type: str = "application/json",
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        self._log(status)
-        self.send_response(status)
-        self.send_header(SANDBOX_HEADER, "1")
-        if body or status != 204:
-            self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        if body and self.command != "HEAD":
-            self.wfile.write(body)
-
-    def _json(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
-        self._send(status, json.dumps(data).encode(), headers=headers)
-
-    def _error(self, status: int, message: str, **extra: Any) -> None:
-        self._json(status, {"error": message, **extra})
-
-    def _drop(self) -> None:
-        """Close the connection without an answer."""
-        self.close_connection = True
-        self._log("dropped")
-        try:
-            self.wfile.flush()
-            self.connection.shutdown(2)
-        except OSError:
-            pass
+    def _log_entry(self, request: Request) -> dict[str, Any]:
+        """What the request log keeps: never the key itself."""
+        parsed: Any = None
+        if request.body and request.path.startswith("/v1/"):
+            try:
+                parsed = json.loads(request.body)
+            except (ValueError, RecursionError):
+                parsed = None
+        return {
+            "method": request.method,
+            "path": request.path,
+            "time": self.app.clock(),
+            "range": self.headers.get("Range"),
+            "authorized": self.headers.get("Authorization") is not None,
+            "version": self.headers.get(VERSION_HEADER),
+            "user_agent": self.headers.get("User-Agent"),
+            "accept_encoding": self.headers.get("Accept-Encoding"),
+            "json": parsed,
+        }
 
     def _log(self, status: int | str) -> None:
         """Record the request once, *before* answering: a client that has its answer can
@@ -375,277 +320,79 @@ class _Handler(BaseHTTPRequestHandler):
             self.app.record(self._entry)
             self._entry = None
 
-    def do_GET(self) -> None:
-        self._dispatch()
+    # -- carrying out effects -------------------------------------------------------------
 
-    def do_POST(self) -> None:
-        self._dispatch()
-
-    def do_DELETE(self) -> None:
-        self._dispatch()
-
-    def _dispatch(self) -> None:
-        url = urlsplit(self.path)
-        body = self._read_body() if self.command == "POST" else b""
-        if body is None:
-            self.close_connection = True
-            self._entry = None
-            self._send(400, b'{"error": "Bad Content-Length."}')
-            return
-        entry: dict[str, Any] = {
-            "method": self.command,
-            "path": url.path,
-            "time": self.app.clock(),
-            "range": self.headers.get("Range"),
-            "authorized": self.headers.get("Authorization") is not None,
-            "version": self.headers.get("X-Runway-Version"),
-            "user_agent": self.headers.get("User-Agent"),
-            "accept_encoding": self.headers.get("Accept-Encoding"),
-        }
-        try:
-            entry["json"] = json.loads(body) if body and url.path.startswith("/v1/") else None
-        except ValueError:
-            entry["json"] = None
-        self._entry = entry
-        rule = self.app.faults.take(self.command, url.path)
-        try:
-            if rule is not None and rule.before(self):
-                return
-            self._route(url.path, parse_qs(url.query), body, rule)
-        finally:
-            self._log("error")  # only if nothing was sent (an exception in a handler)
-
-    # -- routes ---------------------------------------------------------------------------
-
-    def _route(
-        self, path: str, query: dict[str, list[str]], body: bytes, rule: FaultRule | None
-    ) -> None:
-        if path.startswith("/_sandbox/"):
-            self._control(path, query, body, rule)
-            return
-        if not path.startswith("/v1/"):
-            self._error(404, "Not found.")
-            return
-        if not self._authorized():
-            return
-        match = _TASK_PATH.match(path)
-        if path == "/v1/text_to_image":
-            if self.command != "POST":
-                self._error(405, "Method not allowed.")
-                return
-            self._create(body, rule)
-        elif match:
-            self._task(match.group(1), rule)
-        elif path == "/v1/uploads" and self.command == "POST":
-            self._create_upload(body, rule)
-        elif path == "/v1/organization" and self.command == "GET":
-            self._respond(rule, 200, self.app.organization())
+    def _carry_out(self, effect: Answer) -> None:
+        if isinstance(effect, Drop):
+            self._log("dropped")
+            self._drop()
+        elif isinstance(effect, Cut):
+            body = effect.response.body
+            self._start(effect.response, len(body))
+            self._write(body[: int(len(body) * effect.fraction)])
+            self._drop()
+        elif isinstance(effect, SlowBody):
+            self._send_slowly(effect)
         else:
-            self._error(404, "Not found.")
+            self._send(self._with_range(effect))
 
-    def _respond(self, rule: FaultRule | None, status: int, data: Any) -> None:
-        if rule is not None and rule.after(self):
-            return
-        self._json(status, data)
+    def _with_range(self, response: Respond) -> Respond:
+        """An output file asked for from byte N on (``Range: bytes=N-``): 206 with the rest."""
+        header = self.headers.get("Range")
+        if not response.output_file or response.ignore_range or not header:
+            return response
+        spec = header.strip()
+        size = len(response.body)
+        if not spec.startswith("bytes=") or not spec.endswith("-"):
+            return response
+        start = spec[len("bytes=") : -1]
+        if not start.isascii() or not start.isdigit() or not 0 < int(start) < size:
+            return response
+        offset = int(start)
+        headers = {**response.headers, "Content-Range": f"bytes {offset}-{size - 1}/{size}"}
+        return Respond(206, response.body[offset:], response.content_type, headers)
 
-    def _authorized(self) -> bool:
-        auth = self.headers.get("Authorization", "")
-        scheme, _, token = auth.partition(" ")
-        if scheme != "Bearer" or token not in self.app.keys:
-            self._error(401, "Invalid API key. Check the Authorization header.")
-            return False
-        version = self.headers.get("X-Runway-Version")
-        if version is None:
-            self._error(400, "The X-Runway-Version header is required.", docUrl=DOC_URL)
-            return False
-        if version != API_VERSION:
-            self._error(400, f"Unsupported X-Runway-Version: {version}.", docUrl=DOC_URL)
+    def _start(self, response: Respond, length: int) -> None:
+        """Log the request, then send the status line and headers."""
+        self._log(response.status)
+        self.send_response(response.status)
+        self.send_header(SANDBOX_HEADER, "1")
+        if response.body or response.status != 204:
+            self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(length))
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+
+    def _send(self, response: Respond) -> None:
+        self._start(response, len(response.body))
+        if response.body and self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    def _send_slowly(self, effect: SlowBody) -> None:
+        body = effect.response.body
+        self._start(effect.response, len(body))
+        step = max(1, -(-len(body) // effect.pieces))
+        for i in range(0, len(body), step):
+            if not self._write(body[i : i + step]):
+                return
+            time.sleep(effect.pause)
+
+    def _write(self, data: bytes) -> bool:
+        """Send bytes now; False (and the connection closed) when the client went away."""
+        try:
+            self.wfile.write(data)
+            self.wfile.flush()
+        except OSError:
+            self._drop()
             return False
         return True
 
-    def _create(self, raw: bytes, rule: FaultRule | None) -> None:
+    def _drop(self) -> None:
+        """Close the connection without (the rest of) an answer."""
+        self.close_connection = True
         try:
-            body = json.loads(raw)
-        except ValueError:
-            self._error(400, "Request body is not valid JSON.", docUrl=DOC_URL)
-            return
-        model, issues = validate_body(body, known_upload=self._known_upload)
-        if issues or model is None:
-            self._error(400, "Validation of body failed", issues=issues, docUrl=DOC_URL)
-            return
-        row = self.app.create(model, body)
-        self._respond(rule, 200, {"id": row.id, "estimatedCost": {"credits": row.credits}})
-
-    def _known_upload(self, uri: str) -> bool:
-        prefix = "runway://sandbox/uploads/"
-        return uri.startswith(prefix) and self.app.store.upload_ready(uri[len(prefix) :])
-
-    def _create_upload(self, raw: bytes, rule: FaultRule | None) -> None:
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            self._error(400, "Request body is not valid JSON.", docUrl=DOC_URL)
-            return
-        issues = []
-        filename = body.get("filename") if isinstance(body, dict) else None
-        if not isinstance(filename, str) or not 3 <= len(filename) <= 255:
-            issues.append({"code": "invalid_type", "path": ["filename"], "message": "Required"})
-        elif not re.search(r"\.(png|jpe?g|webp|gif|mp4|mov|webm|mp3|wav)$", filename, re.I):
-            issues.append(
-                {"code": "custom", "path": ["filename"], "message": "Unsupported file extension"}
-            )
-        if not isinstance(body, dict) or body.get("type") != "ephemeral":
-            issues.append(
-                {
-                    "code": "invalid_enum_value",
-                    "path": ["type"],
-                    "message": "Invalid enum value. Expected 'ephemeral'",
-                }
-            )
-        if issues:
-            self._error(400, "Validation of body failed", issues=issues, docUrl=DOC_URL)
-            return
-        upload_id = self.app.store.create_upload(str(filename))
-        self._respond(
-            rule,
-            200,
-            {
-                "uploadUrl": f"{self.app.base_url}/_sandbox/uploads/{upload_id}",
-                "fields": {
-                    "key": f"uploads/{upload_id}/{filename}",
-                    "policy": self.app.sign(f"upload|{upload_id}", 0),
-                },
-                "runwayUri": f"runway://sandbox/uploads/{upload_id}",
-            },
-        )
-
-    def _receive_upload(self, upload_id: str, raw: bytes) -> None:
-        """The storage side of an upload: multipart/form-data with the fields, then the file."""
-        fields, file_bytes = _parse_multipart(self.headers.get("Content-Type", ""), raw)
-        if fields.get("policy") != self.app.sign(f"upload|{upload_id}", 0):
-            self._send(403, b"<Error><Code>AccessDenied</Code></Error>", "application/xml")
-            return
-        kind = None
-        if file_bytes is not None:
-            head = file_bytes[:16]
-            if head.startswith(b"\x89PNG"):
-                kind = "png"
-            elif head.startswith(b"\xff\xd8\xff"):
-                kind = "jpeg"
-            elif head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-                kind = "webp"
-        if kind is None or file_bytes is None:
-            self._send(400, b"<Error><Code>InvalidArgument</Code></Error>", "application/xml")
-            return
-        if not self.app.store.complete_upload(upload_id, len(file_bytes), kind):
-            self._send(404, b"<Error><Code>NoSuchUpload</Code></Error>", "application/xml")
-            return
-        self._send(204)
-
-    def _task(self, task_id: str, rule: FaultRule | None) -> None:
-        row = self.app.store.get(task_id)
-        if row is None or row.deleted:
-            self._error(404, "Could not find Task")
-            return
-        if self.command == "GET":
-            self._respond(rule, 200, self.app.task_json(row))
-        elif self.command == "DELETE":
-            status, _ = status_of(row, self.app.clock(), self.app.timeline)
-            if status in ("PENDING", "THROTTLED", "RUNNING"):
-                self.app.store.cancel(task_id)
-            else:
-                self.app.store.delete(task_id)
-            self._send(204)
-        else:
-            self._error(405, "Method not allowed.")
-
-    def _control(
-        self, path: str, query: dict[str, list[str]], body: bytes, rule: FaultRule | None
-    ) -> None:
-        match = _FILE_PATH.match(path)
-        if match and self.command == "GET":
-            self._file(path, match, query, rule)
-        elif path.startswith("/_sandbox/uploads/") and self.command == "POST":
-            self._receive_upload(path.rsplit("/", 1)[1], body)
-        elif path == "/_sandbox/requests" and self.command == "GET":
-            self._json(200, self.app.request_log())
-        elif path == "/_sandbox/faults" and self.command == "POST":
-            try:
-                rules = [FaultRule.from_dict(item) for item in json.loads(body or b"[]")]
-            except (ValueError, TypeError, KeyError) as exc:
-                self._error(400, f"Bad fault list: {exc}")
-                return
-            self.app.faults.replace(rules)
-            self._json(200, {"faults": len(rules)})
-        else:
-            self._error(404, "Not found.")
-
-    def _file(
-        self,
-        path: str,
-        match: re.Match[str],
-        query: dict[str, list[str]],
-        rule: FaultRule | None,
-    ) -> None:
-        if not self.app.check_signature(path, query):
-            self._send(
-                HTTPStatus.FORBIDDEN,
-                b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
-                "application/xml",
-            )
-            return
-        row = self.app.store.get(match.group(1))
-        index = int(match.group(2))
-        if row is None or row.deleted or index >= row.outputs:
-            self._send(
-                HTTPStatus.NOT_FOUND, b"<Error><Code>NoSuchKey</Code></Error>", "application/xml"
-            )
-            return
-        data = self.app.image(row, index)
-        ctype = _CONTENT_TYPES[match.group(3)]
-        if rule is not None and rule.serve_file(self, data, ctype):
-            return
-        start = _range_start(self.headers.get("Range"), len(data))
-        if start is None:
-            self._send(200, data, ctype, {"Accept-Ranges": "bytes"})
-        else:
-            self._send(
-                206,
-                data[start:],
-                ctype,
-                {
-                    "Accept-Ranges": "bytes",
-                    "Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}",
-                },
-            )
-
-
-def _parse_multipart(content_type: str, raw: bytes) -> tuple[dict[str, str], bytes | None]:
-    """Form fields and the ``file`` part of a multipart/form-data body (stdlib email parser)."""
-    message = BytesParser(policy=email.policy.HTTP).parsebytes(
-        f"Content-Type: {content_type}\r\n\r\n".encode() + raw
-    )
-    fields: dict[str, str] = {}
-    file_bytes: bytes | None = None
-    if not message.is_multipart():
-        return fields, None
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True)
-        if not isinstance(name, str) or not isinstance(payload, bytes):
-            continue
-        if name == "file":
-            file_bytes = payload
-        else:
-            fields[name] = payload.decode("utf-8", "replace")
-    return fields, file_bytes
-
-
-def _range_start(header: str | None, size: int) -> int | None:
-    if not header:
-        return None
-    m = re.fullmatch(r"bytes=(\d+)-", header.strip())
-    if not m:
-        return None
-    start = int(m.group(1))
-    return start if 0 < start < size else None
+            self.wfile.flush()
+            self.connection.shutdown(2)
+        except OSError:
+            pass

@@ -1,7 +1,8 @@
-"""The sandbox's task table in SQLite, so tasks survive across ``runway-img`` invocations.
+"""The sandbox's tasks and uploads in SQLite, so they survive across ``runway-img`` invocations.
 
-A task's status is not stored: it is derived from the time since creation (the timeline) and
-the behaviour chosen by markers in its prompt, so any process reading the file agrees.
+A task's status is never stored: it is derived when read (``lifecycle.py``) from its creation
+time, the queue of its model, the timeline and concurrency limit in force when it was created
+(stored with it) and the markers in its prompt. So any process reading the file agrees.
 """
 
 from __future__ import annotations
@@ -17,14 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# Prompt markers that steer a sandbox task (documented in the README).
-MARKERS = {
-    "[sandbox:fail]": "fail",
-    "[sandbox:cancel]": "cancel",
-    "[sandbox:throttle]": "throttle",
-    "[sandbox:hang]": "hang",
-    "[sandbox:no-output]": "no-output",
-}
+from .markers import steering_for
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (
@@ -37,9 +31,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     outputs INTEGER NOT NULL,
     format TEXT NOT NULL,
     behaviour TEXT NOT NULL,
-    credits REAL NOT NULL,
-    cancelled REAL,
-    deleted INTEGER NOT NULL DEFAULT 0
+    credits REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS uploads (
     id TEXT PRIMARY KEY,
@@ -47,61 +39,120 @@ CREATE TABLE IF NOT EXISTS uploads (
     created REAL NOT NULL,
     size INTEGER,
     kind TEXT
-)
+);
 """
-
-
-@dataclass(frozen=True)
-class Timeline:
-    """How long a sandbox task spends PENDING, then RUNNING, before it ends."""
-
-    pending: float = 0.4
-    running: float = 1.6
+# Columns added since the first state files; added in place to older files.
+_ADDED_COLUMNS = {
+    "prompt": "TEXT",
+    "failure_code": "TEXT",
+    "pending": "REAL",
+    "running": "REAL",
+    "slots": "INTEGER",
+    "deleted_at": "REAL",
+}
+# Older files marked DELETE with two columns; a task deleted after it ended had no time.
+_CARRY_OVER_DELETES = (
+    "UPDATE tasks SET deleted_at = COALESCE(cancelled, CASE WHEN deleted THEN 1e308 END)"
+)
+_SELECT_TASKS = (
+    "SELECT rowid, id, created, model, COALESCE(prompt, ''), width, height, outputs, format,"
+    " behaviour, failure_code, credits, pending, running, slots, deleted_at FROM tasks"
+)
 
 
 @dataclass(frozen=True)
 class TaskRow:
     id: str
+    seq: int  # insertion order: the FIFO order of the concurrency queue
     created: float
     model: str
-    body: dict[str, Any]
+    prompt: str
     width: int
     height: int
     outputs: int
-    format: str
-    behaviour: str
-    credits: float
-    cancelled: float | None
-    deleted: bool
+    format: str  # file extension served: png, jpg or svg
+    behaviour: str  # from the prompt's markers (see markers.py)
+    failure_code: str | None
+    credits: int  # the estimated (and, if it succeeds, final) cost
+    pending: float | None  # the timeline when it was created (None: the reader's)
+    running: float | None
+    slots: int | None  # the model's concurrency limit when it was created (None: no limit)
+    deleted_at: float | None  # when DELETE took it away (aborted or deleted): gone for good
 
-
-def behaviour_for(prompt: str) -> str:
-    for marker, behaviour in MARKERS.items():
-        if marker in prompt:
-            return behaviour
-    return "succeed"
+    @classmethod
+    def from_record(cls, rec: tuple[Any, ...]) -> TaskRow:
+        return cls(
+            seq=rec[0],
+            id=rec[1],
+            created=rec[2],
+            model=rec[3],
+            prompt=rec[4],
+            width=rec[5],
+            height=rec[6],
+            outputs=rec[7],
+            format=rec[8],
+            behaviour=rec[9],
+            failure_code=rec[10],
+            credits=round(rec[11]),
+            pending=rec[12],
+            running=rec[13],
+            slots=rec[14],
+            deleted_at=rec[15],
+        )
 
 
 class TaskStore:
+    """Thread-safe; several processes may share one file (writes take SQLite's lock)."""
+
     def __init__(self, path: Path | None, clock: Callable[[], float] = time.time) -> None:
         self.path = path
         self.clock = clock
         self._lock = threading.Lock()
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(path, timeout=10, check_same_thread=False)
-        else:
-            self._conn = sqlite3.connect(":memory:", check_same_thread=False)
-        with self._tx() as conn:
-            conn.executescript(_SCHEMA)
+        self._conn = sqlite3.connect(
+            ":memory:" if path is None else path,
+            timeout=10,
+            check_same_thread=False,
+            isolation_level=None,  # transactions are explicit: see _write()
+        )
+        with self._lock:
+            self._conn.executescript(_SCHEMA)  # idempotent; executescript commits by itself
+        with self._write() as conn:
+            self._migrate(conn)
+            conn.execute("CREATE INDEX IF NOT EXISTS tasks_by_model ON tasks (model)")
+
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection) -> None:
+        have = {rec[1] for rec in conn.execute("PRAGMA table_info(tasks)")}
+        for name, kind in _ADDED_COLUMNS.items():
+            if name not in have:
+                conn.execute(f"ALTER TABLE tasks ADD COLUMN {name} {kind}")
+        if "deleted_at" not in have and "cancelled" in have:
+            conn.execute(_CARRY_OVER_DELETES)
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, self._conn:
-            yield self._conn
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One transaction holding SQLite's write lock from the start (``BEGIN IMMEDIATE``),
+        so a check-then-insert is atomic across threads and processes."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._conn.execute(sql, args).fetchall()
 
     def close(self) -> None:
-        self._conn.close()
+        with self._lock:
+            self._conn.close()
+
+    # -- tasks ------------------------------------------------------------------------------
 
     def create(
         self,
@@ -112,79 +163,84 @@ class TaskStore:
         height: int,
         outputs: int,
         fmt: str,
-        credits: float,
+        credits: int,
+        pending: float | None = None,
+        running: float | None = None,
+        slots: int | None = None,
+        admit: Callable[[list[TaskRow]], None] | None = None,
     ) -> TaskRow:
-        task_id = str(uuid.uuid4())
+        """Insert a task. ``admit`` sees every stored task first, under the write lock, and
+        raises to refuse the new one (account limits)."""
         prompt = str(body.get("promptText", ""))
-        row = TaskRow(
-            id=task_id,
-            created=self.clock(),
-            model=model,
-            body=body,
-            width=width,
-            height=height,
-            outputs=outputs,
-            format=fmt,
-            behaviour=behaviour_for(prompt),
-            credits=credits,
-            cancelled=None,
-            deleted=False,
+        steering = steering_for(prompt)
+        values = (
+            str(uuid.uuid4()),
+            self.clock(),
+            model,
+            json.dumps(body),
+            width,
+            height,
+            outputs,
+            fmt,
+            steering.behaviour,
+            credits,
+            prompt,
+            steering.failure_code,
+            pending,
+            running,
+            slots,
         )
-        with self._tx() as conn:
-            conn.execute(
+        with self._write() as conn:
+            if admit is not None:
+                admit([TaskRow.from_record(r) for r in conn.execute(_SELECT_TASKS)])
+            cur = conn.execute(
                 "INSERT INTO tasks (id, created, model, body, width, height, outputs, format,"
-                " behaviour, credits) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    row.id,
-                    row.created,
-                    model,
-                    json.dumps(body),
-                    width,
-                    height,
-                    outputs,
-                    fmt,
-                    row.behaviour,
-                    credits,
-                ),
+                " behaviour, credits, prompt, failure_code, pending, running, slots)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                values,
             )
+            seq = cur.lastrowid
+        row = self.get(values[0])
+        assert row is not None and row.seq == seq
         return row
 
     def get(self, task_id: str) -> TaskRow | None:
-        with self._tx() as conn:
-            cur = conn.execute(
-                "SELECT id, created, model, body, width, height, outputs, format, behaviour,"
-                " credits, cancelled, deleted FROM tasks WHERE id = ?",
-                (task_id,),
-            )
-            rec = cur.fetchone()
-        if rec is None:
-            return None
-        return TaskRow(
-            id=rec[0],
-            created=rec[1],
-            model=rec[2],
-            body=json.loads(rec[3]),
-            width=rec[4],
-            height=rec[5],
-            outputs=rec[6],
-            format=rec[7],
-            behaviour=rec[8],
-            credits=rec[9],
-            cancelled=rec[10],
-            deleted=bool(rec[11]),
+        recs = self._read(_SELECT_TASKS + " WHERE id = ?", (task_id,))
+        return TaskRow.from_record(recs[0]) if recs else None
+
+    def queue(self, model: str, through: int) -> list[TaskRow]:
+        """The model's tasks in FIFO order, up to and including insertion number ``through``."""
+        recs = self._read(
+            _SELECT_TASKS + " WHERE model = ? AND rowid <= ? ORDER BY rowid",
+            (model, through),
         )
+        return [TaskRow.from_record(r) for r in recs]
 
-    def cancel(self, task_id: str) -> None:
-        with self._tx() as conn:
-            conn.execute("UPDATE tasks SET cancelled = ? WHERE id = ?", (self.clock(), task_id))
+    def all_tasks(self) -> list[TaskRow]:
+        return [TaskRow.from_record(r) for r in self._read(_SELECT_TASKS)]
 
-    def delete(self, task_id: str) -> None:
-        with self._tx() as conn:
-            conn.execute("UPDATE tasks SET deleted = 1 WHERE id = ?", (task_id,))
+    def mark_deleted(self, task_id: str) -> bool:
+        """Take a task away for good (``DELETE``); False if it was already gone or unknown."""
+        with self._write() as conn:
+            cur = conn.execute(
+                "UPDATE tasks SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL",
+                (self.clock(), task_id),
+            )
+            return cur.rowcount == 1
+
+    def daily_counts(self) -> dict[str, int]:
+        """Tasks created per model in the last 24 hours (a rolling day, as the API counts)."""
+        recs = self._read(
+            "SELECT model, COUNT(*) FROM tasks WHERE created >= ? GROUP BY model",
+            (self.clock() - 86400,),
+        )
+        return dict(recs)
+
+    # -- uploads ----------------------------------------------------------------------------
 
     def create_upload(self, filename: str) -> str:
         upload_id = str(uuid.uuid4())
-        with self._tx() as conn:
+        with self._write() as conn:
             conn.execute(
                 "INSERT INTO uploads (id, filename, created) VALUES (?, ?, ?)",
                 (upload_id, filename, self.clock()),
@@ -192,56 +248,15 @@ class TaskStore:
         return upload_id
 
     def complete_upload(self, upload_id: str, size: int, kind: str) -> bool:
-        with self._tx() as conn:
+        with self._write() as conn:
             cur = conn.execute(
                 "UPDATE uploads SET size = ?, kind = ? WHERE id = ?", (size, kind, upload_id)
             )
             return cur.rowcount == 1
 
     def upload_ready(self, upload_id: str, max_age: float = 86400) -> bool:
-        with self._tx() as conn:
-            cur = conn.execute(
-                "SELECT 1 FROM uploads WHERE id = ? AND kind IS NOT NULL AND created >= ?",
-                (upload_id, self.clock() - max_age),
-            )
-            return cur.fetchone() is not None
-
-    def daily_counts(self) -> dict[str, int]:
-        since = self.clock() - 86400
-        with self._tx() as conn:
-            cur = conn.execute(
-                "SELECT model, COUNT(*) FROM tasks WHERE created >= ? GROUP BY model", (since,)
-            )
-            return dict(cur.fetchall())
-
-    def credits_spent(self) -> float:
-        with self._tx() as conn:
-            cur = conn.execute("SELECT COALESCE(SUM(credits), 0) FROM tasks")
-            return float(cur.fetchone()[0])
-
-
-def status_of(row: TaskRow, now: float, timeline: Timeline) -> tuple[str, float]:
-    """``(status, progress)`` of a task at time ``now``."""
-    elapsed = now - row.created
-    if row.cancelled is not None and row.cancelled - row.created < _end(row, timeline):
-        return "CANCELLED", 0.0
-    queue = timeline.pending * (2 if row.behaviour == "throttle" else 1)
-    if elapsed < queue:
-        if row.behaviour == "throttle" and elapsed >= timeline.pending / 2:
-            return "THROTTLED", 0.0
-        return "PENDING", 0.0
-    if row.behaviour == "cancel":
-        return "CANCELLED", 0.0
-    run = elapsed - queue
-    if row.behaviour == "hang" or run < timeline.running:
-        return "RUNNING", round(min(run / timeline.running, 0.99), 2) if timeline.running else 0.0
-    if row.behaviour == "fail":
-        return "FAILED", 1.0
-    return "SUCCEEDED", 1.0
-
-
-def _end(row: TaskRow, timeline: Timeline) -> float:
-    if row.behaviour == "hang":
-        return float("inf")
-    queue = timeline.pending * (2 if row.behaviour == "throttle" else 1)
-    return queue + timeline.running
+        recs = self._read(
+            "SELECT 1 FROM uploads WHERE id = ? AND kind IS NOT NULL AND created >= ?",
+            (upload_id, self.clock() - max_age),
+        )
+        return bool(recs)
