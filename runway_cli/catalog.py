@@ -267,6 +267,18 @@ def get_model(model_id: str) -> Model | None:
     return all_models().get(model_id)
 
 
+def find_model(model_id: str) -> Model:
+    """The catalog model ``model_id``; UsageError naming close matches otherwise."""
+    from runway_cli.errors import UsageError
+
+    known = all_models()
+    if model_id in known:
+        return known[model_id]
+    close = [m for m in known if model_id.lower() in m.lower()]
+    hint = f"Did you mean: {', '.join(close)}?" if close else "See: runway-img models"
+    raise UsageError(f"Unknown model {model_id!r}.", hint=hint)
+
+
 def utf16_length(text: str) -> int:
     """Length as the API counts it: UTF-16 code units (an emoji outside the BMP counts 2)."""
     return len(text.encode("utf-16-le", "surrogatepass")) // 2

@@ -1,18 +1,29 @@
 """Typed errors raised below the CLI layer.
 
-Every expected failure is one of these. Each carries a one-line ``message`` (what went wrong)
-and an optional ``hint`` (what to do next). The CLI maps the class to an exit status in one
-place (``runway_cli.exit_codes``); nothing below the CLI prints or exits.
+Every expected failure is one of these. Each carries a one-line ``message`` (what went wrong),
+an optional ``hint`` (what to do next) and, where it matters, typed facts (the task id, the
+task, the files that were saved) set where the error is raised. Errors are never edited on
+the way up: a layer that knows more raises a new error ``from`` the old one or adds a note
+(``add_note``). The CLI maps classes to exit statuses in one place (``exit_codes``) and builds
+resume commands from the facts; nothing below the CLI prints or exits.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from runway_cli.api.types import Task
 
 
 class RunwayImgError(Exception):
     """Base class for every expected failure."""
+
+    kind = "error"  # a stable name for scripts (--json ``error.kind``)
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -22,13 +33,22 @@ class RunwayImgError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    @property
+    def task_id(self) -> str | None:
+        """The task this failure concerns, when one exists."""
+        return None
+
 
 class UsageError(RunwayImgError):
     """Bad input from the user, caught before any request is sent."""
 
+    kind = "usage"
+
 
 class CredentialsError(RunwayImgError):
     """No API key could be found, or the stored one is unusable."""
+
+    kind = "auth"
 
 
 @dataclass(frozen=True)
@@ -47,100 +67,206 @@ class Issue:
 class APIError(RunwayImgError):
     """The API answered with an HTTP error status."""
 
+    kind = "api"
+
     def __init__(
         self,
         message: str,
         *,
         status_code: int,
         error: str | None = None,
-        issues: list[Issue] | None = None,
+        issues: Sequence[Issue] = (),
         hint: str | None = None,
     ) -> None:
         super().__init__(message, hint)
         self.status_code = status_code
         self.error = error
-        self.issues = issues or []
+        self.issues = tuple(issues)
 
 
 class BadRequestError(APIError):
     """400 / 422: the server refused the request as invalid."""
 
+    kind = "bad_request"
+
+
+class InsufficientCreditsError(BadRequestError):
+    """400 "You do not have enough credits to run this task."."""
+
+    kind = "insufficient_credits"
+
 
 class AuthenticationError(APIError):
     """401: the key is missing, wrong, disabled or suspended."""
+
+    kind = "auth"
 
 
 class PermissionDeniedError(APIError):
     """403: the key is valid but may not do this."""
 
+    kind = "auth"
+
 
 class NotFoundError(APIError):
-    """404: no such task (or it was deleted)."""
+    """404: no such task (or it was deleted), or no such path at this base URL."""
+
+    kind = "not_found"
 
 
 class RateLimitError(APIError):
-    """429: daily task limit reached or too many requests."""
+    """429: too many requests, or the daily task limit (``daily_limit``)."""
 
-
-class ServerError(APIError):
-    """5xx: trouble on the server side."""
-
-
-class NetworkError(RunwayImgError):
-    """The request did not complete: DNS, connect, TLS, reset or timeout."""
-
-
-class InvalidResponseError(RunwayImgError):
-    """The server answered, but not with what the API promises (HTML, bad JSON, missing fields)."""
-
-
-class AmbiguousCreateError(NetworkError):
-    """A create request may have reached the server; it is not safe to send it again."""
-
-
-class TaskError(RunwayImgError):
-    """Base for outcomes of a task that are not success. Carries the last task object seen."""
+    kind = "rate_limited"
 
     def __init__(
         self,
         message: str,
         *,
-        task_id: str,
-        task: dict[str, Any] | None = None,
+        status_code: int = 429,
+        error: str | None = None,
         hint: str | None = None,
+        daily_limit: bool = False,
+    ) -> None:
+        super().__init__(message, status_code=status_code, error=error, hint=hint)
+        self.daily_limit = daily_limit
+        if daily_limit:
+            self.kind = "daily_limit"
+
+
+class ServerError(APIError):
+    """5xx: trouble on the server side."""
+
+    kind = "server"
+
+
+class NetworkError(RunwayImgError):
+    """The request did not complete: DNS, connect, TLS, reset or timeout."""
+
+    kind = "network"
+
+
+class InvalidResponseError(RunwayImgError):
+    """The server answered, but not with what the API promises (HTML, bad JSON, missing fields)."""
+
+    kind = "invalid_response"
+
+
+class AmbiguousCreateError(NetworkError):
+    """A create request may have reached the server; it is not safe to send it again."""
+
+    kind = "ambiguous_create"
+
+
+class TaskError(RunwayImgError):
+    """Base for outcomes of a task that are not success. Carries the last task seen."""
+
+    def __init__(
+        self, message: str, *, task_id: str, task: Task | None = None, hint: str | None = None
     ) -> None:
         super().__init__(message, hint)
-        self.task_id = task_id
-        self.task = task or {}
+        self._task_id = task_id
+        self.task = task
+
+    @property
+    def task_id(self) -> str:
+        return self._task_id
 
 
 class TaskFailedError(TaskError):
     """The task ended FAILED."""
 
+    kind = "task_failed"
+
 
 class TaskCancelledError(TaskError):
     """The task ended CANCELLED."""
+
+    kind = "task_cancelled"
+
+
+class TaskGoneError(TaskCancelledError):
+    """A task we were following answers 404: cancelled or deleted elsewhere."""
+
+    kind = "task_gone"
 
 
 class WaitTimeoutError(TaskError):
     """We stopped waiting; the task is still running on the server."""
 
+    kind = "timeout"
+
 
 class SaveError(RunwayImgError):
-    """The task succeeded but writing its image to disk failed.
+    """Writing an output to disk failed.
 
-    ``task`` and ``saved`` (the files that did land) are filled in by the flow that raised it.
+    ``existing`` names a destination that is already there (so ``--force`` is the fix);
+    the workflow raises a new SaveError with the task and the files that did land.
     """
 
+    kind = "save"
+
     def __init__(
-        self, message: str, hint: str | None = None, *, task_id: str | None = None
+        self,
+        message: str,
+        hint: str | None = None,
+        *,
+        task_id: str | None = None,
+        task: Task | None = None,
+        saved: Sequence[object] = (),
+        existing: Path | None = None,
+        total: int | None = None,
     ) -> None:
         super().__init__(message, hint)
-        self.task_id = task_id
-        self.task: dict[str, Any] | None = None
-        self.saved: list[Any] = []
-        self.exists = False  # True when the cause is a file already there (retry with --force)
+        self._task_id = task_id
+        self.task = task
+        self.saved = tuple(saved)
+        self.existing = existing
+        self.total = total
+
+    @property
+    def task_id(self) -> str | None:
+        return self._task_id
+
+
+class FollowError(RunwayImgError):
+    """Following a task that exists (it is created and paid for) failed; ``cause`` says why.
+
+    The exit status is the cause's; the CLI adds how to resume from ``task_id``.
+    """
+
+    def __init__(self, cause: RunwayImgError, *, task_id: str) -> None:
+        super().__init__(cause.message, cause.hint)
+        self.cause = cause
+        self._task_id = task_id
+        self.kind = cause.kind
+
+    @property
+    def task_id(self) -> str:
+        return self._task_id
+
+
+class Stage(StrEnum):
+    """Where an interruption happened, which decides what the user must be told."""
+
+    BEFORE_CREATE = "before_create"  # nothing was sent, or the server refused it (429)
+    CREATING = "creating"  # the create may have reached Runway
+    WAITING = "waiting"
+    SAVING = "saving"
 
 
 class Interrupted(RunwayImgError):
     """Ctrl-C or SIGTERM: exit 130 after saying how to pick up where we left off."""
+
+    kind = "interrupted"
+
+    def __init__(
+        self, message: str, hint: str | None = None, *, stage: Stage, task_id: str | None = None
+    ) -> None:
+        super().__init__(message, hint)
+        self.stage = stage
+        self._task_id = task_id
+
+    @property
+    def task_id(self) -> str | None:
+        return self._task_id

@@ -27,6 +27,7 @@ _EXIT_FOR_ERROR: tuple[tuple[type[errors.RunwayImgError], ExitStatus], ...] = (
     (errors.CredentialsError, ExitStatus.AUTH),
     (errors.AuthenticationError, ExitStatus.AUTH),
     (errors.PermissionDeniedError, ExitStatus.AUTH),
+    (errors.InsufficientCreditsError, ExitStatus.USAGE),
     (errors.BadRequestError, ExitStatus.USAGE),
     (errors.NotFoundError, ExitStatus.USAGE),
     (errors.TaskFailedError, ExitStatus.TASK_FAILED),
@@ -42,6 +43,9 @@ _EXIT_FOR_ERROR: tuple[tuple[type[errors.RunwayImgError], ExitStatus], ...] = (
 
 
 def exit_status_for(error: errors.RunwayImgError) -> ExitStatus:
+    """The documented exit status for an error (a FollowError exits as its cause)."""
+    while isinstance(error, errors.FollowError):
+        error = error.cause
     for cls, status in _EXIT_FOR_ERROR:
         if isinstance(error, cls):
             return status

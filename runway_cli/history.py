@@ -3,8 +3,10 @@
 An append-only JSON Lines file in the user data dir. Each create appends a ``created`` event
 *before* waiting starts; later events (``finished``) add the final status, cost and saved
 files. A create whose outcome is unknown (the request may have reached the server) appends an
-``ambiguous`` event. Appends take an exclusive ``flock`` and write one line in one ``write``,
-so concurrent ``runway-img`` processes never interleave or lose entries.
+``ambiguous`` event. Appends take an exclusive ``flock``, start on a fresh line (a torn last
+line never swallows the next record) and check that the whole line was written, so concurrent
+``runway-img`` processes never interleave or silently lose entries. Reading skips lines that
+are not well-formed records and counts them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,41 +24,11 @@ try:
 except ImportError:  # Windows: no flock; a single O_APPEND write per line is still used
     fcntl = None  # type: ignore[assignment]
 
-from runway_cli import config
 from runway_cli.errors import UsageError
-
-HISTORY_ENV = "RUNWAY_IMG_HISTORY"
-
-
-def history_path() -> Path:
-    override = os.environ.get(HISTORY_ENV)
-    return Path(override) if override else config.data_dir() / "history.jsonl"
 
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-def append(event: str, **fields: Any) -> bool:
-    """Append one event; False if it could not be written.
-
-    Never raises: history must not break a paid-for generation (the caller warns instead).
-    """
-    record = {"event": event, "time": _now(), **fields}
-    line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
-    path = history_path()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            if fcntl is not None:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            os.write(fd, line)
-        finally:
-            os.close(fd)  # closing releases the lock
-    except OSError:
-        return False
-    return True
 
 
 @dataclass
@@ -71,6 +44,7 @@ class Entry:
     files: list[str] = field(default_factory=list)
     note: str | None = None
     updated: str | None = None
+    sandbox: bool | None = None  # None: recorded before runway-img said
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -85,70 +59,143 @@ class Entry:
             "files": self.files,
             "note": self.note,
             "updated": self.updated,
+            "sandbox": self.sandbox,
         }
 
 
-def entries() -> list[Entry]:
-    """All tasks, newest first, with later events folded into their task."""
-    path = history_path()
-    try:
-        lines = path.read_bytes().decode("utf-8", "replace").splitlines()
-    except FileNotFoundError:
-        return []
-    except OSError as exc:
-        raise UsageError(
-            f"Cannot read the history file {path}: {exc.strerror or exc}.",
-            hint=f"Check the path, or set {HISTORY_ENV} to a file.",
-        ) from None
-    by_id: dict[str, Entry] = {}
-    ordered: list[Entry] = []
-    for line in lines:
+@dataclass(frozen=True)
+class Snapshot:
+    """All tasks, newest first, and how many lines were skipped as unreadable."""
+
+    entries: list[Entry]
+    bad_lines: int = 0
+
+    def find(self, task_id: str) -> Entry | None:
+        return next((e for e in self.entries if e.id == task_id), None)
+
+
+_OPTIONAL_STR = (str, type(None))
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "time": (str,),
+    "id": _OPTIONAL_STR,
+    "model": _OPTIONAL_STR,
+    "prompt": _OPTIONAL_STR,
+    "ratio": _OPTIONAL_STR,
+    "params": (dict, type(None)),
+    "note": _OPTIONAL_STR,
+    "status": _OPTIONAL_STR,
+    "cost": (int, float, type(None)),
+    "files": (list, type(None)),
+    "sandbox": (bool, type(None)),
+}
+
+
+def _well_formed(rec: Any) -> bool:
+    if not isinstance(rec, dict) or rec.get("event") not in ("created", "ambiguous", "finished"):
+        return False
+    for name, types in _FIELD_TYPES.items():
+        value = rec.get(name)
+        if not isinstance(value, types) or (name == "cost" and isinstance(value, bool)):
+            return False
+    files = rec.get("files") or []
+    if not all(isinstance(f, str) for f in files):
+        return False
+    return rec["event"] != "finished" or isinstance(rec.get("id"), str)
+
+
+class History:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def append(self, event: str, **fields: Any) -> str | None:
+        """Append one event; None when written, else why it was not.
+
+        Never raises: the history must not break a paid-for generation (the caller warns).
+        """
+        record = {"event": event, "time": _now(), **fields}
+        line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
         try:
-            rec = json.loads(line)
-        except ValueError:
-            continue  # a torn or foreign line must not hide the others
-        if not isinstance(rec, dict):
-            continue
-        event, task_id = rec.get("event"), rec.get("id")
-        if event in ("created", "ambiguous"):
-            entry = Entry(
-                id=task_id,
-                created=str(rec.get("time", "")),
-                model=rec.get("model"),
-                prompt=rec.get("prompt"),
-                ratio=rec.get("ratio"),
-                params=rec.get("params") or {},
-                status="CREATED" if event == "created" else "UNKNOWN",
-                note=rec.get("note"),
-            )
-            ordered.append(entry)
-            if task_id:
-                by_id[task_id] = entry
-        elif event == "finished" and task_id:
-            if task_id not in by_id:
-                by_id[task_id] = Entry(id=task_id, created=str(rec.get("time", "")))
-                ordered.append(by_id[task_id])
-            entry = by_id[task_id]
-            entry.status = rec.get("status") or entry.status
-            if rec.get("cost") is not None:
-                entry.cost = rec["cost"]
-            if rec.get("files"):
-                entry.files = list(rec["files"])
-            entry.note = rec.get("note") or entry.note
-            entry.updated = str(rec.get("time", ""))
-    ordered.reverse()
-    return ordered
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                if fcntl is not None:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    line = b"\n" + line  # the last line was torn: never glue onto it
+                _write_all(fd, line)
+            finally:
+                os.close(fd)  # closing releases the lock
+        except OSError as exc:
+            return exc.strerror or str(exc)
+        return None
+
+    def read(self) -> Snapshot:
+        """All tasks, newest first, with later events folded into their task."""
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return Snapshot([])
+        except OSError as exc:
+            raise UsageError(
+                f"Cannot read the history file {self.path}: {exc.strerror or exc}.",
+                hint="Check the path, or set RUNWAY_IMG_HISTORY to a file.",
+            ) from None
+        by_id: dict[str, Entry] = {}
+        ordered: list[Entry] = []
+        bad = 0
+        for line in raw.decode("utf-8", "replace").splitlines():
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except (ValueError, RecursionError):
+                rec = None
+            if not _well_formed(rec):
+                bad += 1  # a torn or foreign line must not hide the others
+                continue
+            _fold(rec, by_id, ordered)
+        ordered.reverse()
+        return Snapshot(ordered, bad)
 
 
-def find(task_id: str) -> Entry | None:
-    for entry in entries():
-        if entry.id == task_id:
-            return entry
-    return None
+def _write_all(fd: int, data: bytes) -> None:
+    """Write every byte or raise OSError (a short write on a nearly full disk is an error)."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written <= 0:
+            raise OSError(28, "short write (is the disk full?)")
+        view = view[written:]
 
 
-def last_task_id() -> str | None:
-    for entry in entries():
-        if entry.id:
-            return entry.id
-    return None
+def _fold(rec: Mapping[str, Any], by_id: dict[str, Entry], ordered: list[Entry]) -> None:
+    event, task_id = rec["event"], rec.get("id")
+    if event in ("created", "ambiguous"):
+        entry = Entry(
+            id=task_id,
+            created=rec["time"],
+            model=rec.get("model"),
+            prompt=rec.get("prompt"),
+            ratio=rec.get("ratio"),
+            params=rec.get("params") or {},
+            status="CREATED" if event == "created" else "UNKNOWN",
+            note=rec.get("note"),
+            sandbox=rec.get("sandbox"),
+        )
+        ordered.append(entry)
+        if task_id:
+            by_id[task_id] = entry
+        return
+    assert isinstance(task_id, str)  # _well_formed: finished events have an id
+    if task_id not in by_id:
+        by_id[task_id] = Entry(id=task_id, created=rec["time"])
+        ordered.append(by_id[task_id])
+    entry = by_id[task_id]
+    entry.status = rec.get("status") or entry.status
+    if rec.get("cost") is not None:
+        entry.cost = rec["cost"]
+    if rec.get("files"):
+        entry.files = list(rec["files"])
+    entry.note = rec.get("note") or entry.note
+    entry.updated = rec["time"]

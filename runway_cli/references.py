@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runway_cli.errors import UsageError
+from runway_cli.image_types import MIME, sniff_raster
 
 TAG_RE = re.compile(r"^[a-z][a-z0-9_]{2,15}$")
 # Anything shaped like a tag before '=' is taken as one (then checked), unless the whole value
@@ -24,7 +25,6 @@ MAX_DATA_URI = 5 * 1024 * 1024  # characters of the whole data: URI
 MAX_URL = 2048
 MAX_RUNWAY_URI = 5000
 MAX_FILE_BYTES = 16 * 1024 * 1024
-_MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 
 
 @dataclass(frozen=True)
@@ -39,12 +39,12 @@ class RefOption:
 @dataclass(frozen=True)
 class LocalImage:
     path: Path
-    kind: str  # png, jpeg, webp
+    kind: str  # png, jpg, webp (image_types names)
     data: bytes
 
     @property
     def mime(self) -> str:
-        return _MIME[self.kind]
+        return MIME[self.kind]
 
     def data_uri(self) -> str:
         return f"data:{self.mime};base64,{base64.b64encode(self.data).decode('ascii')}"
@@ -78,16 +78,6 @@ def parse_ref(text: str) -> RefOption:
                 "then lowercase letters, digits or _."
             )
     return RefOption(source=value, tag=tag, subject=subject)
-
-
-def sniff_input(head: bytes) -> str | None:
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
-    return None
 
 
 def load_source(source: str) -> str | LocalImage:
@@ -124,7 +114,7 @@ def load_source(source: str) -> str | LocalImage:
         raise UsageError(f"Reference image {source} does not exist.") from None
     except OSError as exc:
         raise UsageError(f"Cannot read reference image {source}: {exc.strerror}.") from None
-    kind = sniff_input(data[:16])
+    kind = sniff_raster(data[:16])
     if kind is None:
         raise UsageError(f"Reference {source} is not a PNG, JPEG or WebP image.")
     return LocalImage(path=path, kind=kind, data=data)

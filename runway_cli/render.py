@@ -1,58 +1,84 @@
-"""Everything the user sees: the wait display, task views, JSON, warnings and errors.
+"""Everything the user sees: messages, the wait display, task views, tables, JSON.
 
-Data (paths, ids, JSON, status views) goes to stdout; talk (progress, notes, warnings, errors)
-goes to stderr. On a terminal the wait shows a Rich spinner; elsewhere one plain line per state
-change and no control characters.
+The only module that uses Rich. Data (paths, ids, JSON, status views) goes to stdout; talk
+(progress, notes, warnings, errors) goes to stderr. Writing talk is best-effort: a closed or
+full stderr never stops a wait or a download. On a terminal the wait shows a spinner;
+elsewhere one plain line per state change and no control characters.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from runway_cli.api.types import Task, TaskStatus
 from runway_cli.catalog import Model
-from runway_cli.errors import APIError, RunwayImgError
+from runway_cli.errors import APIError, FollowError, RunwayImgError
+from runway_cli.reporting import Reporter
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+    from runway_cli.api.types import RetryEvent
+    from runway_cli.history import Entry
 
 _STATE_WORDS = {
-    "PENDING": "pending",
-    "THROTTLED": "queued behind your concurrency limit",
-    "RUNNING": "running",
-    "SUCCEEDED": "succeeded",
-    "FAILED": "failed",
-    "CANCELLED": "cancelled",
+    TaskStatus.PENDING: "pending",
+    TaskStatus.THROTTLED: "queued behind your concurrency limit",
+    TaskStatus.RUNNING: "running",
+    TaskStatus.SUCCEEDED: "succeeded",
+    TaskStatus.FAILED: "failed",
+    TaskStatus.CANCELLED: "cancelled",
 }
 
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def err_console() -> Console:
-    return _err
+def _talk(markup: str) -> None:
+    """Print to stderr, best-effort: progress and notes must never cost a task."""
+    with contextlib.suppress(OSError, ValueError):
+        _err.print(markup)
 
 
 def note(message: str) -> None:
-    _err.print(escape(message))
+    _talk(escape(message))
 
 
 def warn(message: str) -> None:
-    _err.print(f"[yellow]warning:[/yellow] {escape(message)}")
+    _talk(f"[yellow]warning:[/yellow] {escape(message)}")
+
+
+def error_line(exc: RunwayImgError) -> str:
+    """What went wrong and what to do next, in one line (notes added on the way up last)."""
+    parts = [exc.message]
+    if exc.hint:
+        parts.append(exc.hint)
+    parts.extend(getattr(exc, "__notes__", ()))
+    line = ""
+    for part in parts:
+        part = part.strip()
+        if not part:
+            continue
+        if line and not line.endswith((".", "!", "?", ":")):
+            line += "."
+        line = f"{line} {part}" if line else part
+    return line
 
 
 def error(exc: RunwayImgError) -> None:
     """One line: what went wrong and what to do next; then 400 issues, one per line."""
-    line = exc.message
-    if exc.hint:
-        stop = "" if line.endswith((".", "!", "?", ":")) else "."
-        line = f"{line}{stop} {exc.hint}"
-    _err.print(f"[bold red]error:[/bold red] {escape(line)}")
-    if isinstance(exc, APIError):
-        for issue in exc.issues:
-            _err.print(f"  - {escape(str(issue))}")
+    _talk(f"[bold red]error:[/bold red] {escape(error_line(exc))}")
+    cause = exc.cause if isinstance(exc, FollowError) else exc
+    if isinstance(cause, APIError):
+        for issue in cause.issues:
+            _talk(f"  - {escape(str(issue))}")
 
 
 def data(line: str) -> None:
@@ -65,88 +91,142 @@ def print_json(obj: Any) -> None:
     data(json.dumps(obj, indent=2, ensure_ascii=False))
 
 
-def describe_state(task: dict[str, Any]) -> str:
-    status = str(task.get("status", "UNKNOWN"))
-    words = _STATE_WORDS.get(status, status.lower())
-    progress = task.get("progress")
-    if status == "RUNNING" and isinstance(progress, int | float) and not isinstance(progress, bool):
-        words += f" {progress * 100:.0f}%"
+def is_terminal() -> bool:
+    return _err.is_terminal
+
+
+class _ConsoleLogHandler(logging.Handler):
+    """``-v`` request lines through the console, so they print above a live spinner."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        _talk(escape(self.format(record)))
+
+
+def log_handler() -> logging.Handler:
+    handler = _ConsoleLogHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    return handler
+
+
+def describe_state(task: Task) -> str:
+    words = _STATE_WORDS.get(task.status, task.status_text.lower())
+    if task.status is TaskStatus.RUNNING and task.progress is not None:
+        words += f" {task.progress * 100:.0f}%"
     return words
 
 
-class WaitDisplay:
-    """Shows a task while we wait for it. Use as a context manager; call ``update(task)``."""
+class ConsoleReporter(Reporter):
+    """Workflow events on stderr: a spinner and upload bar on a terminal, plain lines elsewhere.
 
-    def __init__(self, task_id: str, *, label: str = "Generating") -> None:
-        self.task_id = task_id
+    Use as a context manager so a live display is always stopped.
+    """
+
+    def __init__(self, *, label: str = "Generating") -> None:
         self.label = label
-        self.interactive = _err.is_terminal
-        self._last_status: str | None = None
+        self.interactive = is_terminal()
+        self._progress: Progress | None = None
+        self._kind = ""
+        self._rows: dict[str, TaskID] = {}
+        self._last: dict[str, TaskStatus] = {}
         self._started = time.monotonic()
-        self._progress: Progress | None = None
-        self._bar: Any = None
 
-    def __enter__(self) -> WaitDisplay:
+    def __enter__(self) -> ConsoleReporter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop()
+
+    def _stop(self) -> None:
+        if self._progress is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self._progress.stop()
+            self._progress = None
+            self._rows.clear()
+
+    def _live(self, kind: str) -> Progress:
+        """The live display for ``kind`` ("wait" or "upload"); one at a time, as Rich needs."""
+        if self._progress is not None and self._kind != kind:
+            self._stop()
+        if self._progress is None:
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TransferSpeedColumn,
+            )
+
+            columns = (
+                (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+                if kind == "wait"
+                else (
+                    TextColumn("{task.description}"),
+                    BarColumn(),
+                    DownloadColumn(),
+                    TransferSpeedColumn(),
+                )
+            )
+            self._progress = Progress(*columns, console=_err, transient=True)
+            self._progress.start()
+            self._kind = kind
+        return self._progress
+
+    def note(self, text: str) -> None:
+        note(text)
+
+    def warning(self, text: str, *, at_risk: bool = False) -> None:
+        warn(text)
+
+    def retrying(self, event: RetryEvent) -> None:
+        if event.rate_limited:
+            note(f"Rate limited by Runway; retrying in {event.wait:.0f} s.")
+
+    def uploading(self, label: str, done: int, total: int) -> None:
+        if not self.interactive:
+            return
+        try:
+            progress = self._live("upload")
+            row = self._rows.get(label)
+            if row is None:
+                row = self._rows[label] = progress.add_task(escape(label), total=total)
+            progress.update(row, completed=done, total=total)
+            if done >= total:
+                self._stop()
+        except (OSError, ValueError):
+            pass
+
+    def created(self, task_id: str) -> None:
+        note(f"Task {task_id} created.")
+
+    def started(self, task_id: str) -> None:
+        self._started = time.monotonic()
+        self.progress(Task.placeholder(task_id))
+
+    def progress(self, task: Task) -> None:
+        state = describe_state(task)
         if self.interactive:
-            self._progress = Progress(
-                SpinnerColumn(),
-                TextColumn("{task.description}"),
-                TimeElapsedColumn(),
-                console=_err,
-                transient=True,
-            )
-            self._progress.start()
-            self._bar = self._progress.add_task(self._text("pending"), total=None)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-
-    def _text(self, state: str) -> str:
-        return f"{escape(self.label)} · task {self.task_id} · {escape(state)}"
-
-    def update(self, task: dict[str, Any]) -> None:
-        status = str(task.get("status", "UNKNOWN"))
-        if self._progress is not None:
-            self._progress.update(self._bar, description=self._text(describe_state(task)))
-        elif status != self._last_status:
+            self._spin(task, state)
+        elif self._last.get(task.id) != task.status:
             elapsed = time.monotonic() - self._started
-            _err.print(f"task {self.task_id}: {escape(describe_state(task))} ({elapsed:.0f}s)")
-        self._last_status = status
+            note(f"task {task.id}: {state} ({elapsed:.0f}s)")
+        self._last[task.id] = task.status
 
-
-class TransferDisplay:
-    """A progress bar for an upload on a terminal; silent elsewhere."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self._progress: Progress | None = None
-        self._bar: Any = None
-
-    def __enter__(self) -> TransferDisplay:
-        if _err.is_terminal:
-            from rich.progress import BarColumn, DownloadColumn, TransferSpeedColumn
-
-            self._progress = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
-                console=_err,
-                transient=True,
-            )
-            self._progress.start()
-            self._bar = self._progress.add_task(escape(self.label), total=None)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-
-    def update(self, done: int, total: int) -> None:
-        if self._progress is not None:
-            self._progress.update(self._bar, completed=done, total=total)
+    def _spin(self, task: Task, state: str) -> None:
+        try:
+            if task.status.is_terminal:
+                self._stop()  # the wait is over; saving prints its own lines
+                return
+            progress = self._live("wait")
+            text = f"{escape(self.label)} · task {task.id} · {escape(state)}"
+            row = self._rows.get(task.id)
+            if row is None:
+                self._rows[task.id] = progress.add_task(text, total=None)
+            else:
+                progress.update(row, description=text)
+        except (OSError, ValueError):
+            pass
 
 
 def _refs_text(model: Model) -> str:
@@ -236,22 +316,46 @@ def model_detail(model: Model) -> list[str]:
     return lines
 
 
-def task_view(task: dict[str, Any]) -> list[str]:
+def task_view(task: Task) -> list[str]:
     """Human-readable lines for ``runway-img status``."""
-    lines = [
-        f"Task:     {task.get('id', '?')}",
-        f"State:    {task.get('status', '?')} ({describe_state(task)})",
-    ]
-    if task.get("createdAt"):
-        lines.append(f"Created:  {task['createdAt']}")
-    cost = task.get("cost") or task.get("estimatedCost")
-    if isinstance(cost, dict) and isinstance(cost.get("credits"), int | float):
-        label = "Cost:    " if "cost" in task else "Estimate:"
-        lines.append(f"{label} {cost['credits']:g} credits")
-    if task.get("status") == "FAILED":
-        lines.append(f"Failure:  {task.get('failure') or 'no reason given'}")
-        if task.get("failureCode"):
-            lines.append(f"Code:     {task['failureCode']}")
-    for n, url in enumerate(task.get("output") or [], start=1):
+    lines = [f"Task:     {task.id}", f"State:    {task.status_text} ({describe_state(task)})"]
+    if task.created_at:
+        lines.append(f"Created:  {task.created_at}")
+    if task.credits is not None:
+        label = "Cost:    " if task.credits_final else "Estimate:"
+        lines.append(f"{label} {task.credits:g} credits")
+    if task.failure is not None:
+        lines.append(f"Failure:  {task.failure.message}")
+        if task.failure.code:
+            lines.append(f"Code:     {task.failure.code}")
+    for n, url in enumerate(task.output_urls, start=1):
         lines.append(f"Output {n}: {url}")
+    return lines
+
+
+def history_lines(rows: list[Entry]) -> list[str]:
+    """One line per task for ``runway-img history``."""
+    lines = []
+    for row in rows:
+        prompt = (row.prompt or "").replace("\n", " ")
+        if len(prompt) > 40:
+            prompt = prompt[:39] + "…"
+        files = f"  {', '.join(row.files)}" if row.files else ""
+        noted = f"  ({row.note})" if row.note and row.id is None else ""
+        lines.append(
+            f"{row.id or '?' * 36}  {row.created}  {row.status:<9}  {row.model or '-'}  "
+            f"{prompt}{files}{noted}"
+        )
+    return lines
+
+
+def auth_lines(info: dict[str, Any]) -> list[str]:
+    """``runway-img auth status`` as lines."""
+    lines = [f"Key:     {info['key']} (from {info['source']})", f"API:     {info['baseUrl']}"]
+    if info["valid"]:
+        lines.append(f"Valid:   yes (credit balance: {info.get('creditBalance')})")
+    elif info["valid"] is None:
+        lines.append("Valid:   unknown (the API could not be reached)")
+    else:
+        lines.append("Valid:   no")
     return lines

@@ -1,7 +1,7 @@
 """Waiting for a task: the polling schedule and the loop that follows a task to its end.
 
 Time is injected (``clock``, ``sleep``) so the schedule and the timeout are tested without
-real sleeps. Rendering is a callback: this module never prints.
+real sleeps. Progress goes to a callback: this module never prints.
 """
 
 from __future__ import annotations
@@ -10,17 +10,15 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
-from runway_cli.client import TERMINAL_STATUSES
-from runway_cli.config import positive_seconds_env
+from runway_cli.api.types import Task, TaskStatus
 from runway_cli.errors import (
+    NotFoundError,
     TaskCancelledError,
     TaskFailedError,
+    TaskGoneError,
     WaitTimeoutError,
 )
-
-POLL_INTERVAL_ENV = "RUNWAY_IMG_POLL_INTERVAL"
 
 # failureCode prefix -> what the user can do about it (first match wins).
 _FAILURE_HINTS: tuple[tuple[str, str], ...] = (
@@ -37,7 +35,7 @@ _FAILURE_HINTS: tuple[tuple[str, str], ...] = (
 )
 
 
-@dataclass
+@dataclass(frozen=True)
 class PollSchedule:
     """First check after ``initial`` seconds, then back off to about every ``maximum``."""
 
@@ -45,14 +43,11 @@ class PollSchedule:
     maximum: float = 5.0
     factor: float = 2.0
     jitter: float = 0.2  # +/- fraction applied after the first check
-    rng: random.Random = field(default_factory=random.Random)
+    rng: random.Random = field(default_factory=random.Random, compare=False)
 
     @classmethod
-    def from_env(cls) -> PollSchedule:
-        """The default schedule, or a fixed interval from ``RUNWAY_IMG_POLL_INTERVAL``."""
-        interval = positive_seconds_env(POLL_INTERVAL_ENV)
-        if interval is None:
-            return cls()
+    def fixed(cls, interval: float) -> PollSchedule:
+        """Poll every ``interval`` seconds (sandboxes and tests)."""
         return cls(initial=interval, maximum=interval, jitter=0.0)
 
     def delays(self) -> Iterator[float]:
@@ -72,43 +67,43 @@ def failure_hint(failure_code: str | None) -> str:
     return "Trying again later may help; if it keeps failing, change the prompt."
 
 
-def raise_for_outcome(task: dict[str, Any]) -> None:
+def raise_for_outcome(task: Task) -> None:
     """Raise the typed error for a FAILED or CANCELLED task; return for anything else."""
-    task_id = str(task.get("id", "?"))
-    status = task.get("status")
-    if status == "FAILED":
-        code = task.get("failureCode")
-        reason = task.get("failure") or "no reason given"
+    if task.status is TaskStatus.FAILED:
+        failure = task.failure
+        reason = failure.message if failure else "no reason given"
+        code = failure.code if failure else None
         suffix = f" [{code}]" if code else ""
         raise TaskFailedError(
-            f"Task {task_id} failed: {reason}{suffix}",
-            task_id=task_id,
+            f"Task {task.id} failed: {reason}{suffix}",
+            task_id=task.id,
             task=task,
-            hint=failure_hint(code if isinstance(code, str) else None),
+            hint=failure_hint(code),
         )
-    if status == "CANCELLED":
-        raise TaskCancelledError(f"Task {task_id} was cancelled.", task_id=task_id, task=task)
+    if task.status is TaskStatus.CANCELLED:
+        raise TaskCancelledError(f"Task {task.id} was cancelled.", task_id=task.id, task=task)
 
 
 def wait_for_task(
-    get_task: Callable[[str], dict[str, Any]],
+    get_task: Callable[[str], Task],
     task_id: str,
     *,
     timeout: float,
     schedule: PollSchedule | None = None,
-    on_update: Callable[[dict[str, Any]], None] = lambda task: None,
+    on_update: Callable[[Task], None] = lambda task: None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
-    current: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+    current: Task | None = None,
+) -> Task:
     """Poll until the task ends; return it if SUCCEEDED, else raise the typed error.
 
-    ``current`` is a task object already fetched: if it is terminal no request is made.
-    Any status other than SUCCEEDED, FAILED and CANCELLED counts as still in progress.
+    ``current`` is a task already fetched: if it has ended no request is made. Any status
+    other than SUCCEEDED, FAILED and CANCELLED counts as still in progress. A 404 for the
+    task means it was cancelled or deleted elsewhere (``TaskGoneError``).
     """
     if current is not None:
         on_update(current)
-        if current.get("status") in TERMINAL_STATUSES:
+        if current.status.is_terminal:
             raise_for_outcome(current)
             return current
     deadline = clock() + timeout
@@ -118,14 +113,21 @@ def wait_for_task(
         if remaining <= 0:
             break
         sleep(min(delay, remaining))
-        task = get_task(task_id)
+        try:
+            task = get_task(task_id)
+        except NotFoundError as exc:
+            raise TaskGoneError(
+                f"Task {task_id} is gone: it was cancelled or deleted elsewhere (HTTP 404).",
+                task_id=task_id,
+                task=task,
+            ) from exc
         on_update(task)
-        if task.get("status") in TERMINAL_STATUSES:
+        if task.status.is_terminal:
             raise_for_outcome(task)
             return task
-    status = (task or {}).get("status", "unknown")
+    state = task.status_text if task is not None else "unknown"
     raise WaitTimeoutError(
-        f"Stopped waiting after {timeout:g}s; task {task_id} is still {status}.",
+        f"Stopped waiting after {timeout:g}s; task {task_id} is still {state}.",
         task_id=task_id,
-        task=task or {},
+        task=task,
     )

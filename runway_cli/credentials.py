@@ -1,43 +1,20 @@
-"""Where runway-img keeps its files, and the API key: resolving, storing and removing it.
+"""The API key: resolving it, storing it, removing it, and showing it masked.
 
-Key precedence: ``--api-key`` > ``RUNWAYML_API_SECRET`` > the stored key file
-(``<user config dir>/runway-img/credentials.json``, mode 0600 in a 0700 directory).
+Precedence: ``--api-key`` > ``RUNWAYML_API_SECRET`` > the stored key file
+(``credentials.json`` in the config dir, mode 0600 in a 0700 directory, written atomically).
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-import platformdirs
-
-from runway_cli.errors import CredentialsError, UsageError
-from runway_cli.validation import check_api_key
-
-APP_NAME = "runway-img"
-KEY_ENV = "RUNWAYML_API_SECRET"
-BASE_URL_ENV = "RUNWAYML_BASE_URL"
-DEFAULT_BASE_URL = "https://api.dev.runwayml.com"
-
-
-def config_dir() -> Path:
-    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
-
-
-def cache_dir() -> Path:
-    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
-
-
-def data_dir() -> Path:
-    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
-
-
-def credentials_path() -> Path:
-    return config_dir() / "credentials.json"
+from runway_cli.errors import CredentialsError
+from runway_cli.input_checks import check_api_key
+from runway_cli.settings import KEY_ENV, Settings
 
 
 @dataclass(frozen=True)
@@ -62,9 +39,8 @@ def ensure_private(path: Path, mode: int) -> bool:
     return False
 
 
-def read_stored_key() -> tuple[str | None, list[str]]:
+def read_stored_key(path: Path) -> tuple[str | None, list[str]]:
     """The stored key (or None) and warnings about permissions we had to fix."""
-    path = credentials_path()
     warnings: list[str] = []
     if not path.exists():
         return None, warnings
@@ -87,16 +63,15 @@ def read_stored_key() -> tuple[str | None, list[str]]:
     return key, warnings
 
 
-def resolve_key(flag_value: str | None) -> tuple[ResolvedKey, list[str]]:
-    if flag_value is not None:
-        return ResolvedKey(check_api_key(flag_value, "--api-key"), "--api-key"), []
-    env_value = os.environ.get(KEY_ENV)
-    if env_value:
-        return ResolvedKey(check_api_key(env_value, KEY_ENV), KEY_ENV), []
-    stored, warnings = read_stored_key()
+def resolve_key(settings: Settings) -> tuple[ResolvedKey, list[str]]:
+    if settings.api_key_flag is not None:
+        return ResolvedKey(check_api_key(settings.api_key_flag, "--api-key"), "--api-key"), []
+    if settings.api_key_env:
+        return ResolvedKey(check_api_key(settings.api_key_env, KEY_ENV), KEY_ENV), []
+    path = settings.paths.credentials
+    stored, warnings = read_stored_key(path)
     if stored is not None:
-        path = str(credentials_path())
-        return ResolvedKey(check_api_key(stored, path), path), warnings
+        return ResolvedKey(check_api_key(stored, str(path)), str(path)), warnings
     raise CredentialsError(
         "No Runway API key found.",
         hint=(
@@ -106,9 +81,8 @@ def resolve_key(flag_value: str | None) -> tuple[ResolvedKey, list[str]]:
     )
 
 
-def store_key(key: str) -> Path:
-    """Write the key atomically to the credentials file with mode 0600 in a 0700 directory."""
-    path = credentials_path()
+def store_key(path: Path, key: str) -> Path:
+    """Write the key atomically to ``path`` with mode 0600 in a 0700 directory."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     ensure_private(path.parent, 0o700)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -124,31 +98,8 @@ def store_key(key: str) -> Path:
     return path
 
 
-def delete_key() -> Path | None:
-    path = credentials_path()
+def delete_key(path: Path) -> Path | None:
     if path.exists():
         path.unlink()
         return path
     return None
-
-
-def env_key_set() -> bool:
-    return bool(os.environ.get(KEY_ENV))
-
-
-def positive_seconds_env(name: str) -> float | None:
-    """A positive, finite number of seconds from the environment; None when unset."""
-    raw = os.environ.get(name)
-    if not raw:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not (math.isfinite(value) and value > 0):
-        raise UsageError(f"{name} must be a positive number of seconds, not {raw!r}.")
-    return value
-
-
-def resolve_base_url(flag_value: str | None) -> str:
-    return flag_value or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL

@@ -14,8 +14,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from runway_cli.catalog import Model, ParamSpec, all_models
+from runway_cli.catalog import (
+    UNDOCUMENTED_MAX_OUTPUTS,
+    Model,
+    ParamSpec,
+    ReferenceSpec,
+    all_models,
+)
 from runway_cli.errors import UsageError
+from runway_cli.input_checks import check_prompt, check_ratio
 from runway_cli.references import (
     SUBJECTS,
     LocalImage,
@@ -23,7 +30,6 @@ from runway_cli.references import (
     load_source,
     shorten_data_uri,
 )
-from runway_cli.validation import check_prompt, check_ratio
 
 _CORE_FIELDS = {
     "model": "--model",
@@ -203,13 +209,34 @@ def _guess_value(raw: str) -> Any:
 
 
 def build(options: Options) -> Prepared:
+    """The checked body for ``options``; UsageError for anything the API would refuse."""
     model = all_models().get(options.model)
     warnings: list[str] = []
     if model is None:
         warnings.append(f"{options.model} is not in the model catalog; sending it as given.")
     check_prompt(options.prompt, model)
     body: dict[str, Any] = {"model": options.model, "promptText": options.prompt}
+    _add_ratio(body, options, model)
+    uploads = _add_refs(body, options, model, warnings)
+    count = _add_count(body, options.count, model)
+    _add_format(body, options.output_format, model)
+    _add_named(body, options, model)
+    _add_params(body, options.params, model, uploads)
+    if model is not None:
+        for rule in model.constraints:
+            if rule.violated(body):
+                raise UsageError(f"{model.id}: {rule.message}")
+    return Prepared(
+        body=body,
+        model=model,
+        uploads=uploads,
+        warnings=warnings,
+        expected_outputs=count,
+        expected_ext=_expected_ext(model, options.output_format),
+    )
 
+
+def _add_ratio(body: dict[str, Any], options: Options, model: Model | None) -> None:
     ratio = options.ratio if options.ratio is not None else (model.ratio.default if model else None)
     if ratio is None and model is None:
         raise UsageError(f"--ratio is required for {options.model}, which is not in the catalog.")
@@ -217,32 +244,39 @@ def build(options: Options) -> Prepared:
         check_ratio(ratio, model)
         body["ratio"] = ratio
 
-    uploads = _add_refs(body, options, model, warnings)
 
-    count = 1
-    if options.count is not None:
-        if model is not None:
-            if model.output_count is None:
-                raise _not_taken("--count", "outputCount", model)
-            if not model.output_count.allows(options.count):
-                raise UsageError(
-                    f"{model.id} makes {model.output_count.describe()} images per task, "
-                    f"not {options.count}."
-                )
-        elif options.count < 1:
-            raise UsageError("--count must be at least 1.")
-        body["outputCount"] = options.count
-        count = options.count
+def _add_count(body: dict[str, Any], count: int | None, model: Model | None) -> int:
+    """Set ``outputCount``; the number of images expected."""
+    if count is None:
+        return 1
+    if model is None:
+        if not 1 <= count <= UNDOCUMENTED_MAX_OUTPUTS:
+            raise UsageError(f"--count must be from 1 to {UNDOCUMENTED_MAX_OUTPUTS}.")
+    elif model.output_count is None:
+        if count == 1:
+            return 1  # scripts pass -n 1 to every model; it is the default, so send nothing
+        raise _not_taken("--count", "outputCount", model)
+    elif not model.output_count.allows(count):
+        raise UsageError(
+            f"{model.id} makes {model.output_count.describe()} images per task, not {count}."
+        )
+    body["outputCount"] = count
+    return count
 
-    fmt = options.output_format
-    if fmt is not None:
-        if model is not None:
-            if model.output_formats is None:
-                raise _not_taken("--format", "outputFormat", model)
-            if fmt not in model.output_formats:
-                raise UsageError(f"{model.id} writes {', '.join(model.output_formats)}, not {fmt}.")
-        body["outputFormat"] = fmt
 
+def _add_format(body: dict[str, Any], fmt: str | None, model: Model | None) -> None:
+    if fmt is None:
+        return
+    if model is not None:
+        if model.output_formats is None:
+            raise _not_taken("--format", "outputFormat", model)
+        if fmt not in model.output_formats:
+            raise UsageError(f"{model.id} writes {', '.join(model.output_formats)}, not {fmt}.")
+    body["outputFormat"] = fmt
+
+
+def _add_named(body: dict[str, Any], options: Options, model: Model | None) -> None:
+    """Parameters with their own option: --seed, --public-figures."""
     named: list[tuple[str, str, object]] = [
         ("--seed", "seed", options.seed),
         ("--public-figures", "contentModeration.publicFigureThreshold", options.public_figures),
@@ -257,7 +291,15 @@ def build(options: Options) -> Prepared:
             value = parse_param_value(option, str(value), spec)
         _set_param(body, name, value)
 
-    for item in options.params:
+
+def _add_params(
+    body: dict[str, Any],
+    items: list[str],
+    model: Model | None,
+    uploads: list[tuple[BodyPath, LocalImage]],
+) -> None:
+    """Every ``-p KEY=VALUE``, type-checked against the catalog."""
+    for item in items:
         name, raw = _parse_param(item)
         if name in _NAMED_OPTIONS:
             raise UsageError(f"Set {name} with {_NAMED_OPTIONS[name]}, not -p.")
@@ -272,23 +314,8 @@ def build(options: Options) -> Prepared:
             )
         value = parse_param_value(name, raw, spec)
         if isinstance(value, LocalImage):
-            _set_param(body, name, _inline_or_upload(value, tuple(name.split(".")), uploads))
-        else:
-            _set_param(body, name, value)
-
-    if model is not None:
-        for rule in model.constraints:
-            if rule.violated(body):
-                raise UsageError(f"{model.id}: {rule.message}")
-
-    return Prepared(
-        body=body,
-        model=model,
-        uploads=uploads,
-        warnings=warnings,
-        expected_outputs=count,
-        expected_ext=_expected_ext(model, fmt),
-    )
+            value = _inline_or_upload(value, tuple(name.split(".")), uploads)
+        _set_param(body, name, value)
 
 
 def _expected_ext(model: Model | None, fmt: str | None) -> str:
@@ -317,35 +344,9 @@ def _add_refs(
             if refs:
                 raise _not_taken("--ref", "referenceImages", model)
             return []
-        if len(refs) < spec.min:
-            raise UsageError(
-                f"{model.id} needs at least {spec.min} reference image"
-                f"{'s' if spec.min > 1 else ''} (--ref FILE); got {len(refs)}."
-            )
-        if spec.max is not None and len(refs) > spec.max:
-            raise UsageError(
-                f"{model.id} takes at most {spec.max} reference images; got {len(refs)}."
-            )
+        _check_ref_count(refs, spec, model)
+        _check_ref_fields(refs, spec, model)
     tags = [r.tag for r in refs if r.tag]
-    if spec is not None and model is not None:
-        if tags and "tag" not in spec.fields:
-            raise UsageError(f"{model.id} does not take reference tags (TAG=FILE).")
-        if any(r.subject for r in refs) and "subject" not in spec.fields:
-            raise UsageError(f"{model.id} does not take reference subjects (@human/@object).")
-        if "subject" in spec.fields:
-            # A reference without a subject counts as the API's default subject.
-            subjects = [r.subject or spec.default_subject for r in refs]
-            for subject in SUBJECTS:
-                limit = spec.subject_limits.get(subject)
-                used = subjects.count(subject)
-                if limit is not None and used > limit:
-                    unmarked = " (references without @human count as @object)" * (
-                        subject == spec.default_subject
-                    )
-                    raise UsageError(
-                        f"{model.id} takes at most {limit} references marked @{subject}; "
-                        f"got {used}{unmarked}."
-                    )
     duplicates = sorted({t for t in tags if tags.count(t) > 1})
     if duplicates:
         raise UsageError(f"Reference tags must be unique; repeated: {', '.join(duplicates)}.")
@@ -355,19 +356,54 @@ def _add_refs(
                 warnings.append(f"The prompt mentions @{mention}, but no --ref defines that tag.")
     if not refs:
         return []
-    items: list[dict[str, Any]] = []
     uploads: list[tuple[BodyPath, LocalImage]] = []
-    for i, ref in enumerate(refs):
-        loaded = load_source(ref.source)
-        item: dict[str, Any] = {}
-        if isinstance(loaded, LocalImage):
-            item["uri"] = _inline_or_upload(loaded, ("referenceImages", i, "uri"), uploads)
-        else:
-            item["uri"] = loaded
-        if ref.tag:
-            item["tag"] = ref.tag
-        if ref.subject:
-            item["subject"] = ref.subject
-        items.append(item)
-    body["referenceImages"] = items
+    body["referenceImages"] = [_ref_item(i, ref, uploads) for i, ref in enumerate(refs)]
     return uploads
+
+
+def _check_ref_count(refs: list[RefOption], spec: ReferenceSpec, model: Model) -> None:
+    if len(refs) < spec.min:
+        raise UsageError(
+            f"{model.id} needs at least {spec.min} reference image"
+            f"{'s' if spec.min > 1 else ''} (--ref FILE); got {len(refs)}."
+        )
+    if spec.max is not None and len(refs) > spec.max:
+        raise UsageError(f"{model.id} takes at most {spec.max} reference images; got {len(refs)}.")
+
+
+def _check_ref_fields(refs: list[RefOption], spec: ReferenceSpec, model: Model) -> None:
+    if any(r.tag for r in refs) and "tag" not in spec.fields:
+        raise UsageError(f"{model.id} does not take reference tags (TAG=FILE).")
+    if "subject" not in spec.fields:
+        if any(r.subject for r in refs):
+            raise UsageError(f"{model.id} does not take reference subjects (@human/@object).")
+        return
+    # A reference without a subject counts as the API's default subject.
+    subjects = [r.subject or spec.default_subject for r in refs]
+    for subject in SUBJECTS:
+        limit = spec.subject_limits.get(subject)
+        used = subjects.count(subject)
+        if limit is not None and used > limit:
+            unmarked = " (references without @human count as @object)" * (
+                subject == spec.default_subject
+            )
+            raise UsageError(
+                f"{model.id} takes at most {limit} references marked @{subject}; "
+                f"got {used}{unmarked}."
+            )
+
+
+def _ref_item(
+    index: int, ref: RefOption, uploads: list[tuple[BodyPath, LocalImage]]
+) -> dict[str, Any]:
+    loaded = load_source(ref.source)
+    item: dict[str, Any] = {}
+    if isinstance(loaded, LocalImage):
+        item["uri"] = _inline_or_upload(loaded, ("referenceImages", index, "uri"), uploads)
+    else:
+        item["uri"] = loaded
+    if ref.tag:
+        item["tag"] = ref.tag
+    if ref.subject:
+        item["subject"] = ref.subject
+    return item

@@ -1,0 +1,185 @@
+"""``runway-img generate``: create an image from a prompt, wait for it, save it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from runway_cli.catalog import DEFAULT_MODEL
+from runway_cli.cli import options
+from runway_cli.cli.boundary import boundary
+from runway_cli.cli.options import (
+    ApiKeyOpt,
+    BaseUrlOpt,
+    ForceOpt,
+    JsonOpt,
+    OutputOpt,
+    SandboxOpt,
+    TimeoutOpt,
+    VerboseOpt,
+)
+
+EXAMPLE = 'Example: runway-img generate "a lighthouse at dusk" --ratio 1280:720 -o lighthouse.png'
+
+
+@boundary
+def generate(
+    prompt: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="PROMPT", help='The prompt, or "-" to read it from stdin.', show_default=False
+        ),
+    ] = None,
+    prompt_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--prompt-file",
+            "-f",
+            metavar="FILE",
+            help="Read the prompt from a UTF-8 file.",
+            show_default=False,
+        ),
+    ] = None,
+    model: Annotated[
+        str,
+        typer.Option("--model", "-m", metavar="MODEL", help="Model id (see runway-img models)."),
+    ] = DEFAULT_MODEL,
+    ratio: Annotated[
+        str | None,
+        typer.Option(
+            "--ratio",
+            "-r",
+            metavar="W:H",
+            help="WIDTH:HEIGHT, e.g. 1280:720 (default depends on the model).",
+            show_default=False,
+        ),
+    ] = None,
+    refs: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--ref",
+            metavar="SOURCE",
+            help="Reference image: FILE, https:// URL or runway:// URI, optionally TAG=SOURCE "
+            "and a @human/@object suffix. Repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    count: Annotated[
+        int | None,
+        typer.Option(
+            "--count", "-n", metavar="N", help="How many images (outputCount).", show_default=False
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", metavar="N", help="Random seed.", show_default=False)
+    ] = None,
+    public_figures: Annotated[
+        str | None,
+        typer.Option(
+            "--public-figures",
+            metavar="auto|low",
+            help="Moderation of public figures: auto or low (contentModeration).",
+            show_default=False,
+        ),
+    ] = None,
+    output_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            metavar="png|jpeg|webp",
+            help="Output format: png, jpeg or webp.",
+            show_default=False,
+        ),
+    ] = None,
+    params: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            "-p",
+            metavar="KEY=VALUE",
+            help="Any other model parameter as KEY=VALUE. Repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    output: OutputOpt = None,
+    force: ForceOpt = False,
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="Print the task id and exit without waiting.")
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Check everything and print the request; send nothing."),
+    ] = False,
+    timeout: TimeoutOpt = 600.0,
+    json_out: JsonOpt = False,
+    api_key: ApiKeyOpt = None,
+    base_url: BaseUrlOpt = None,
+    sandbox: SandboxOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Create an image from PROMPT, wait for it and save it.
+
+    Prints the saved file paths (one per line) on stdout.
+    """
+    from runway_cli import render
+    from runway_cli.api.types import Task
+    from runway_cli.cli import runs
+    from runway_cli.cli.resume import Resume
+    from runway_cli.errors import RunwayImgError
+    from runway_cli.input_checks import check_timeout
+    from runway_cli.output_paths import OutputPlan
+    from runway_cli.prompt_input import read_prompt, stdin_is_terminal
+    from runway_cli.references import parse_ref
+    from runway_cli.request_body import Options, build
+    from runway_cli.results import TaskSummary, task_result
+    from runway_cli.workflow import FollowPlan
+
+    settings = options.resolve(api_key=api_key, base_url=base_url, sandbox=sandbox, verbose=verbose)
+    if prompt == "-" and stdin_is_terminal():
+        render.note("Reading the prompt from stdin; end with Ctrl-D.")
+    text = read_prompt(prompt, prompt_file)
+    prepared = build(
+        Options(
+            model=model,
+            prompt=text,
+            ratio=ratio,
+            refs=[parse_ref(r) for r in refs or []],
+            count=count,
+            seed=seed,
+            public_figures=public_figures,
+            output_format=output_format,
+            params=list(params or []),
+        )
+    )
+    for line in prepared.warnings:
+        render.warn(line)
+    check_timeout(timeout)
+    plan = OutputPlan(output, force, model=model, seed=prepared.body.get("seed"))
+    if dry_run:
+        plan.precheck_template()
+        render.print_json(prepared.display_body())
+        render.note("Dry run: nothing was sent and no task was created.")
+        return
+    # With --no-wait nothing is saved now, but the -o in the resume command must be usable.
+    plan.precheck(prepared.expected_outputs, prepared.expected_ext, folder_only=no_wait)
+    resume = Resume.for_run(settings, output, force)
+    summary = TaskSummary("", model=model, ratio=prepared.body.get("ratio"), prompt=text)
+    follow = None if no_wait else FollowPlan(plan, timeout, settings.poll)
+    with runs.start(settings) as run:
+        try:
+            created, outcome = run.workflow.generate(prepared, follow)
+        except RunwayImgError as exc:
+            runs.report_failure(exc, summary, resume, json_out)
+            raise
+    summary = TaskSummary(created.id, model=summary.model, ratio=summary.ratio, prompt=text)
+    if outcome is not None:
+        runs.print_outcome(summary, outcome, json_out)
+        return
+    if json_out:
+        pending = Task.placeholder(created.id, credits=created.estimated_credits)
+        render.print_json(task_result(summary, pending))
+    else:
+        render.data(created.id)
+    render.note(f"Fetch it later: {resume.command(created.id)}")

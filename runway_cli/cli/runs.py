@@ -1,0 +1,72 @@
+"""What ``generate`` and ``download`` share: a workflow wired to a console reporter, and
+printing a run's outcome (paths or one JSON object, also when the task did not work out)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+
+from runway_cli import render
+from runway_cli.cli.resume import Resume
+from runway_cli.connection import Connection, connect
+from runway_cli.errors import RunwayImgError, SaveError, TaskError
+from runway_cli.history import History
+from runway_cli.results import TaskSummary, task_result
+from runway_cli.settings import Settings
+from runway_cli.workflow import Outcome, Workflow
+
+
+@dataclass
+class Run:
+    conn: Connection
+    workflow: Workflow
+    reporter: render.ConsoleReporter
+
+
+def announce(conn: Connection, reporter: render.ConsoleReporter) -> None:
+    """Say which service this is, and wire the client's callbacks to the reporter."""
+    for line in conn.notes:
+        reporter.note(line)
+    for line in conn.warnings:
+        reporter.warning(line)
+    if not conn.sandbox:
+        conn.client.on_sandbox = lambda url: reporter.note(
+            f"{url} is a runway-img sandbox: no credits are spent."
+        )
+    conn.client.on_retry = reporter.retrying
+
+
+@contextmanager
+def start(settings: Settings, *, label: str = "Generating") -> Iterator[Run]:
+    with connect(settings) as conn, render.ConsoleReporter(label=label) as reporter:
+        announce(conn, reporter)
+        history = History(settings.paths.history)
+        yield Run(conn, Workflow(conn.client, history, reporter, sandbox=conn.sandbox), reporter)
+
+
+def print_outcome(summary: TaskSummary, outcome: Outcome, json_out: bool) -> None:
+    if json_out:
+        render.print_json(task_result(summary, outcome.task, outcome.saved))
+        return
+    for item in outcome.saved:
+        render.data(str(item.path))
+
+
+def report_failure(
+    exc: RunwayImgError, summary: TaskSummary | None, resume: Resume, json_out: bool
+) -> None:
+    """Before the boundary prints the error: add how to resume, and print what stdout owes
+    (the JSON object for a task that did not work out, the paths that were saved)."""
+    note = resume.note_for(exc)
+    if note:
+        exc.add_note(note)
+    task_id = exc.task_id
+    if isinstance(exc, TaskError | SaveError) and task_id is not None:
+        known = replace(summary, id=task_id) if summary is not None else TaskSummary(task_id)
+        saved = exc.saved if isinstance(exc, SaveError) else ()
+        if json_out:
+            render.print_json(task_result(known, exc.task, saved))
+        else:
+            for item in saved:
+                render.data(str(getattr(item, "path", item)))

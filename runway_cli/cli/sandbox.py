@@ -1,0 +1,87 @@
+"""``runway-img sandbox``: serve the local Runway-compatible sandbox in the foreground."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from runway_cli.cli import options
+from runway_cli.cli.boundary import boundary
+
+
+@boundary
+def sandbox(
+    port: Annotated[
+        int,
+        typer.Option("--port", min=0, max=65535, help="Port on 127.0.0.1 (0 = any free)."),
+    ] = 8765,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key", help="Key clients must send (default: a new random key).", show_default=False
+        ),
+    ] = None,
+    task_seconds: Annotated[
+        float, typer.Option("--task-seconds", help="How long each task takes.")
+    ] = 2.0,
+    state: Annotated[
+        Path | None,
+        typer.Option(
+            "--state",
+            help="SQLite file for tasks (default: in the user cache dir).",
+            show_default=False,
+        ),
+    ] = None,
+    faults: Annotated[
+        Path | None,
+        typer.Option(
+            "--faults",
+            help="JSON file with a list of fault rules to inject (see README).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Serve the local Runway-compatible sandbox in the foreground (Ctrl-C stops it).
+
+    Prints shell lines to point runway-img (or any Runway client) at it.
+    """
+    from runway_cli import render
+    from runway_cli.errors import UsageError
+    from runway_cli.input_checks import check_api_key
+    from runway_cli.sandbox import SandboxServer, SandboxStateError, load_faults, new_key
+
+    settings = options.resolve()
+    if not 0 < task_seconds < float("inf"):
+        raise UsageError(f"--task-seconds must be a positive number, not {task_seconds:g}.")
+    try:
+        rules = load_faults(faults) if faults is not None else []
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    chosen_key = key or new_key()
+    check_api_key(chosen_key, "--key")
+    try:
+        server = SandboxServer.for_cli(
+            task_seconds=task_seconds,
+            state_path=state or settings.paths.sandbox_state,
+            port=port,
+            keys=[chosen_key],
+        )
+    except SandboxStateError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(
+            f"Cannot listen on 127.0.0.1:{port}: {exc.strerror}.",
+            hint="Pick another --port (0 = any free port).",
+        ) from None
+    server.faults.replace(rules)
+    render.data(f"export RUNWAYML_BASE_URL={server.base_url}")
+    render.data(f"export RUNWAYML_API_SECRET={chosen_key}")
+    render.note(f"Sandbox listening on {server.base_url} (no credits are spent). Ctrl-C stops it.")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        render.note("Sandbox stopped.")
+    finally:
+        server.stop()

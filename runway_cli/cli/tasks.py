@@ -1,0 +1,165 @@
+"""Commands on tasks that already exist: ``status``, ``download`` and ``history``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from runway_cli.cli import options
+from runway_cli.cli.boundary import boundary
+from runway_cli.cli.options import (
+    ApiKeyOpt,
+    BaseUrlOpt,
+    ForceOpt,
+    JsonOpt,
+    OutputOpt,
+    SandboxOpt,
+    TimeoutOpt,
+    VerboseOpt,
+)
+
+if TYPE_CHECKING:
+    from runway_cli.history import History, Snapshot
+
+TaskIdArg = Annotated[str, typer.Argument(metavar="TASK_ID", help="The task id (a UUID).")]
+
+
+@boundary
+def status(
+    task_id: TaskIdArg,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the API's task object as JSON.")
+    ] = False,
+    api_key: ApiKeyOpt = None,
+    base_url: BaseUrlOpt = None,
+    sandbox: SandboxOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Show a task: state, progress, created time, cost, outputs or failure."""
+    from runway_cli import render
+    from runway_cli.cli import runs
+    from runway_cli.input_checks import check_task_id
+
+    settings = options.resolve(api_key=api_key, base_url=base_url, sandbox=sandbox, verbose=verbose)
+    task_id = check_task_id(task_id)
+    with runs.start(settings) as run:
+        task = run.conn.client.get_task(task_id)
+    if json_out:
+        render.print_json(dict(task.raw))
+    else:
+        for line in render.task_view(task):
+            render.data(line)
+
+
+@boundary
+def download(
+    task_id: Annotated[
+        str | None,
+        typer.Argument(metavar="TASK_ID", help="The task id (a UUID).", show_default=False),
+    ] = None,
+    last: Annotated[
+        bool, typer.Option("--last", help="Use the newest task in the local history.")
+    ] = False,
+    output: OutputOpt = None,
+    force: ForceOpt = False,
+    timeout: TimeoutOpt = 600.0,
+    json_out: JsonOpt = False,
+    api_key: ApiKeyOpt = None,
+    base_url: BaseUrlOpt = None,
+    sandbox: SandboxOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Save a task's images from fresh URLs (waiting first if it is still running)."""
+    from runway_cli import render
+    from runway_cli.cli import runs
+    from runway_cli.cli.resume import Resume
+    from runway_cli.errors import RunwayImgError, UsageError
+    from runway_cli.history import History, Snapshot
+    from runway_cli.input_checks import check_task_id, check_timeout
+    from runway_cli.output_paths import OutputPlan
+    from runway_cli.results import TaskSummary
+    from runway_cli.workflow import FollowPlan
+
+    settings = options.resolve(api_key=api_key, base_url=base_url, sandbox=sandbox, verbose=verbose)
+    if last == (task_id is not None):
+        raise UsageError("Give a task id or --last (not both).")
+    history = History(settings.paths.history)
+    try:
+        snapshot = history.read()
+    except UsageError as exc:
+        if last:
+            raise
+        render.warn(f"{exc.message} Continuing without it.")
+        snapshot = Snapshot([])
+    if task_id is None:
+        task_id = _newest_task_id(snapshot, history)
+        render.note(f"Newest task in history: {task_id}")
+    task_id = check_task_id(task_id)
+    check_timeout(timeout)
+    # The API does not return a task's model, prompt or seed; the local history may know them.
+    known = snapshot.find(task_id)
+    seed = known.params.get("seed") if known else None
+    plan = OutputPlan(
+        output,
+        force,
+        model=known.model if known else None,
+        seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
+    )
+    plan.precheck(1, "png", folder_only=True)
+    summary = TaskSummary(task_id)
+    if known is not None:
+        summary = TaskSummary(task_id, model=known.model, ratio=known.ratio, prompt=known.prompt)
+    resume = Resume.for_run(settings, output, force)
+    with runs.start(settings, label="Downloading") as run:
+        try:
+            outcome = run.workflow.download(task_id, FollowPlan(plan, timeout, settings.poll))
+        except RunwayImgError as exc:
+            runs.report_failure(exc, summary, resume, json_out)
+            raise
+    runs.print_outcome(summary, outcome, json_out)
+
+
+def _newest_task_id(snapshot: Snapshot, history: History) -> str:
+    from runway_cli.errors import UsageError
+
+    if not snapshot.entries:
+        raise UsageError(f"No tasks in the local history ({history.path}).")
+    newest = snapshot.entries[0]
+    if newest.id is None:
+        raise UsageError(
+            "The newest task in the history has no id: its create may or may not have reached "
+            "Runway, so --last cannot tell which task to fetch.",
+            hint="Pick a task explicitly: runway-img history, then runway-img download TASK_ID",
+        )
+    return newest.id
+
+
+@boundary
+def history(
+    limit: Annotated[int, typer.Option("-n", "--limit", help="How many tasks to show.")] = 20,
+    json_out: Annotated[bool, typer.Option("--json", help="Print a JSON array on stdout.")] = False,
+) -> None:
+    """List recent tasks from the local history (newest first)."""
+    from runway_cli import render
+    from runway_cli.errors import UsageError
+    from runway_cli.history import History
+
+    settings = options.resolve()
+    if limit <= 0:
+        raise UsageError("-n must be a positive number.")
+    store = History(settings.paths.history)
+    snapshot = store.read()
+    if snapshot.bad_lines:
+        render.warn(
+            f"Skipped {snapshot.bad_lines} unreadable line(s) in the history ({store.path})."
+        )
+    rows = snapshot.entries[:limit]
+    if json_out:
+        render.print_json([row.to_json() for row in rows])
+        return
+    if not rows:
+        render.note(f"No tasks yet (history file: {store.path}).")
+        return
+    for line in render.history_lines(rows):
+        render.data(line)

@@ -1,0 +1,107 @@
+"""Reading a prompt from an argument, a file or stdin: bounded, normalised, checked.
+
+A prompt file or stdin is never read beyond what any model accepts (``/dev/zero``, a huge file,
+a FIFO get a clear error instead of eating memory). A UTF-8 BOM at the start is dropped, CRLF
+line ends become LF, trailing newlines are removed, and control characters other than newline
+and tab are refused with their position.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import BinaryIO
+
+from runway_cli.catalog import all_models
+from runway_cli.errors import UsageError
+
+
+def max_prompt_bytes() -> int:
+    """UTF-8 bytes of the longest prompt any catalog model accepts (3 bytes per UTF-16 unit
+    at most), so reading more than this can only end in a refusal."""
+    longest = max((m.prompt_max or 0) for m in all_models().values())
+    return 3 * longest
+
+
+def _read_bounded(stream: BinaryIO, source: str) -> bytes:
+    limit = max_prompt_bytes()
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise UsageError(
+            f"The prompt from {source} is over {limit:,} bytes, longer than any model accepts.",
+            hint="Check you named the right file.",
+        )
+    return data
+
+
+def normalise(raw: bytes, source: str) -> str:
+    """Decoded, BOM dropped, CRLF -> LF, trailing newlines removed; UsageError for bad input."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"The prompt from {source} is not UTF-8 text (byte {exc.start + 1} is not valid)."
+        ) from None
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").rstrip("\n")
+    for index, ch in enumerate(text):
+        if (ord(ch) < 32 and ch not in "\n\t") or ord(ch) == 127:
+            line = text.count("\n", 0, index) + 1
+            column = index - (text.rfind("\n", 0, index) + 1) + 1
+            raise UsageError(
+                f"The prompt from {source} contains a control character (U+{ord(ch):04X}) at "
+                f"line {line}, column {column}; only newlines and tabs are allowed."
+            )
+    return text
+
+
+def read_prompt(prompt: str | None, prompt_file: Path | None) -> str:
+    """The prompt text from exactly one of: the argument, ``-`` (stdin), ``--prompt-file``."""
+    if (prompt is None) == (prompt_file is None):
+        raise UsageError(
+            "Give the prompt as an argument, as - for stdin, or with --prompt-file (one of them)."
+        )
+    if prompt_file is not None:
+        return normalise(_read_file(prompt_file), str(prompt_file))
+    assert prompt is not None
+    if prompt != "-":
+        return prompt
+    return normalise(read_stdin("the prompt"), "stdin")
+
+
+def _read_file(path: Path) -> bytes:
+    try:
+        if path.is_dir():
+            raise UsageError(f"Cannot read the prompt file {path}: it is a folder.")
+        with path.open("rb") as fh:
+            return _read_bounded(fh, str(path))
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise UsageError(f"Cannot read the prompt file {path}: {reason}.") from None
+
+
+def read_stdin(what: str) -> bytes:
+    """Bounded bytes from stdin; UsageError when stdin is closed or unreadable."""
+    stream = sys.stdin
+    if stream is None or not _fd_open(stream):
+        raise UsageError(f"Cannot read {what} from stdin: it is closed.")
+    try:
+        return _read_bounded(stream.buffer, "stdin")
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"Cannot read {what} from stdin: {exc}.") from None
+
+
+def stdin_is_terminal() -> bool:
+    return sys.stdin is not None and _fd_open(sys.stdin) and sys.stdin.isatty()
+
+
+def _fd_open(stream: object) -> bool:
+    try:
+        fileno = stream.fileno()  # type: ignore[attr-defined]
+    except (OSError, ValueError, AttributeError):
+        return True  # not a real file (a test's stdin): readable as it is
+    try:
+        os.fstat(fileno)
+    except OSError:
+        return False
+    return True
