@@ -13,8 +13,8 @@ from runway_cli.sandbox.images import png_size
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-def test_generate_saves_png_and_prints_only_the_path(run, api_env, sandbox, workdir):
-    r = run("generate", "a lighthouse at dusk", "--ratio", "1280:720", "-o", "out.png", env=api_env)
+def test_generate_saves_png_and_prints_only_the_path(cli, api_env, sandbox, workdir):
+    r = cli("generate", "a lighthouse at dusk", "--ratio", "1280:720", "-o", "out.png", env=api_env)
     assert r.code == 0, r
     assert r.stdout == "out.png\n"
     data = (workdir / "out.png").read_bytes()
@@ -36,8 +36,8 @@ def test_generate_saves_png_and_prints_only_the_path(run, api_env, sandbox, work
     assert r.stderr.count(f"{sandbox.base_url} is a runway-img sandbox: no credits are spent.") == 1
 
 
-def test_default_name_comes_from_task_id_and_default_ratio(run, api_env, workdir):
-    r = run("generate", "a red fox", env=api_env)
+def test_default_name_comes_from_task_id_and_default_ratio(cli, api_env, workdir):
+    r = cli("generate", "a red fox", env=api_env)
     assert r.code == 0, r
     path = Path(r.stdout.strip())
     assert UUID_RE.fullmatch(path.stem)
@@ -45,17 +45,17 @@ def test_default_name_comes_from_task_id_and_default_ratio(run, api_env, workdir
     assert png_size((workdir / path).read_bytes()) == (1280, 720)  # gen4_image default ratio
 
 
-def test_output_into_existing_folder(run, api_env, workdir):
+def test_output_into_existing_folder(cli, api_env, workdir):
     (workdir / "images").mkdir()
-    r = run("generate", "a red fox", "-o", "images", env=api_env)
+    r = cli("generate", "a red fox", "-o", "images", env=api_env)
     assert r.code == 0, r
     saved = Path(r.stdout.strip())
     assert saved.parent.name == "images"
     assert (workdir / saved).is_file()
 
 
-def test_json_output_shape(run, api_env, workdir):
-    r = run("generate", "a red fox", "-o", "fox.png", "--json", env=api_env)
+def test_json_output_shape(cli, api_env, workdir):
+    r = cli("generate", "a red fox", "-o", "fox.png", "--json", env=api_env)
     assert r.code == 0, r
     obj = json.loads(r.stdout)
     assert set(obj) == {"id", "status", "model", "ratio", "prompt", "output", "files", "cost"}
@@ -68,33 +68,33 @@ def test_json_output_shape(run, api_env, workdir):
     assert obj["cost"] == 5
 
 
-def test_prompt_from_stdin(run, api_env, sandbox):
-    r = run("generate", "-", "-o", "s.png", env=api_env, input="a cat made of clouds\n")
+def test_prompt_from_stdin(cli, api_env, sandbox):
+    r = cli("generate", "-", "-o", "s.png", env=api_env, input="a cat made of clouds\n")
     assert r.code == 0, r
     create = next(e for e in sandbox.requests if e["method"] == "POST")
     assert create["json"]["promptText"] == "a cat made of clouds"
 
 
-def test_no_wait_then_status_and_download(run, api_env, sandbox, workdir):
-    r = run("generate", "a quiet harbour", "--no-wait", env=api_env)
+def test_no_wait_then_status_and_download(cli, api_env, sandbox, workdir):
+    r = cli("generate", "a quiet harbour", "--no-wait", env=api_env)
     assert r.code == 0, r
     task_id = r.stdout.strip()
     assert UUID_RE.fullmatch(task_id)
     assert "runway-img download" in r.stderr
     assert sandbox.count("GET", "/v1/tasks/") == 0  # --no-wait does not poll
 
-    d = run("download", task_id, "-o", "later.png", env=api_env)
+    d = cli("download", task_id, "-o", "later.png", env=api_env)
     assert d.code == 0, d
     assert d.stdout == "later.png\n"
     assert (workdir / "later.png").read_bytes() == sandbox.image_bytes(task_id, 0)
 
-    s = run("status", task_id, env=api_env)
+    s = cli("status", task_id, env=api_env)
     assert s.code == 0, s
     assert f"Task:     {task_id}" in s.stdout
     assert "SUCCEEDED" in s.stdout and "Output 1: http://127.0.0.1" in s.stdout
     assert "Cost:     5 credits" in s.stdout
 
-    j = run("status", task_id, "--json", env=api_env)
+    j = cli("status", task_id, "--json", env=api_env)
     task = json.loads(j.stdout)
     assert (
         task["id"] == task_id and task["status"] == "SUCCEEDED" and task["cost"] == {"credits": 5.0}
@@ -102,22 +102,22 @@ def test_no_wait_then_status_and_download(run, api_env, sandbox, workdir):
     assert sandbox.count("POST", "/v1/text_to_image") == 1
 
 
-def test_no_wait_json(run, api_env):
-    r = run("generate", "a quiet harbour", "--no-wait", "--json", env=api_env)
+def test_no_wait_json(cli, api_env):
+    r = cli("generate", "a quiet harbour", "--no-wait", "--json", env=api_env)
     assert r.code == 0, r
     obj = json.loads(r.stdout)
     assert UUID_RE.fullmatch(obj["id"]) and obj["status"] == "PENDING" and obj["files"] == []
 
 
-def test_force_overwrites_existing_file(run, api_env, workdir):
+def test_force_overwrites_existing_file(cli, api_env, workdir):
     (workdir / "out.png").write_bytes(b"old")
-    r = run("generate", "a red fox", "-o", "out.png", "--force", env=api_env)
+    r = cli("generate", "a red fox", "-o", "out.png", "--force", env=api_env)
     assert r.code == 0, r
     assert (workdir / "out.png").read_bytes().startswith(b"\x89PNG")
 
 
-def test_non_tty_progress_is_plain_lines(run, api_env):
-    r = run("generate", "a red fox", "-o", "fox.png", env=api_env)
+def test_non_tty_progress_is_plain_lines(cli, api_env):
+    r = cli("generate", "a red fox", "-o", "fox.png", env=api_env)
     assert r.code == 0, r
     assert "\x1b" not in r.stderr and "\r" not in r.stderr
     states = [line for line in r.stderr.splitlines() if line.startswith("task ")]
