@@ -11,11 +11,8 @@ error and whether another attempt is safe), *decide* (``RetryPolicy.decide``: wa
 
 from __future__ import annotations
 
-import http.client
 import io
 import logging
-import socket
-import ssl
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -25,20 +22,18 @@ from urllib.parse import urlsplit
 
 import requests
 import urllib3
-from urllib3.exceptions import (
-    ConnectTimeoutError,
-    NameResolutionError,
-    NewConnectionError,
-    ProtocolError,
-    ReadTimeoutError,
-)
 
 from runway_cli import __version__, errors
+from runway_cli.api.classify import (
+    AMBIGUOUS_HINT,
+    Verdict,
+    classify_failure,
+    classify_status,
+    content_kind,
+    describe,
+)
 from runway_cli.api.retry import (
-    RETRYABLE_CREATE_STATUSES,
-    RETRYABLE_READ_STATUSES,
     RetryPolicy,
-    parse_retry_after,
 )
 from runway_cli.api.types import CreatedTask, Organization, RetryEvent, Task, Upload
 from runway_cli.wire import API_VERSION, SANDBOX_HEADER, VERSION_HEADER
@@ -49,16 +44,6 @@ DOWNLOAD_READ_TIMEOUT = 60.0
 
 log = logging.getLogger("runway_cli.http")
 
-_HINTS = {
-    401: "Check your key with `runway-img auth status`; create one at https://dev.runwayml.com.",
-    403: "Your key is valid but may not use this; check your plan and model access.",
-    404: "Check the task id; deleted tasks cannot be fetched. Recent ids: runway-img history",
-    429: "Wait and try again, or check your limits at https://dev.runwayml.com.",
-}
-_SERVER_HINT = "Runway is having trouble; try again in a minute."
-_AMBIGUOUS_HINT = "Check `runway-img history` and the Runway dashboard before generating again."
-_DAILY_HINT = "The limit resets over a rolling 24 hours; try later or raise your tier."
-_CREDITS_HINT = "Add credits at https://dev.runwayml.com, then try again."
 _BAD_URL_ERRORS = (  # raised before anything is sent
     requests.exceptions.InvalidJSONError,
     requests.exceptions.InvalidURL,
@@ -67,13 +52,6 @@ _BAD_URL_ERRORS = (  # raised before anything is sent
     requests.exceptions.InvalidHeader,
     requests.exceptions.URLRequired,
 )
-_ERROR_CLASSES: dict[int, type[errors.APIError]] = {
-    400: errors.BadRequestError,
-    401: errors.AuthenticationError,
-    403: errors.PermissionDeniedError,
-    404: errors.NotFoundError,
-    422: errors.BadRequestError,
-}
 
 
 @dataclass
@@ -94,82 +72,6 @@ class Download:
 
     def close(self) -> None:
         self.response.close()
-
-
-# -- classifying network failures by type, along the exception chain ------------------------
-
-
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    """The exception and everything it wraps: ``__cause__``, ``__context__``, ``args[0]`` and
-    urllib3's ``reason`` (requests wraps urllib3 errors that way)."""
-    seen: set[int] = set()
-    todo: list[BaseException] = [exc]
-    while todo:
-        current = todo.pop(0)
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        wrapped = [current.__cause__, current.__context__, getattr(current, "reason", None)]
-        if current.args and isinstance(current.args[0], BaseException):
-            wrapped.append(current.args[0])
-        todo.extend(e for e in wrapped if isinstance(e, BaseException))
-
-
-# (exception types, description, provably never sent); the first type found in the chain wins.
-_NETWORK_REASONS: tuple[tuple[tuple[type[BaseException], ...], str, bool], ...] = (
-    ((NameResolutionError, socket.gaierror), "could not resolve the host name", True),
-    ((requests.exceptions.ProxyError,), "the proxy refused or failed the connection", False),
-    # NewConnectionError subclasses ConnectTimeoutError in urllib3 2: it must come first.
-    (
-        (NewConnectionError, ConnectionRefusedError),
-        "could not connect (connection refused or unreachable)",
-        True,
-    ),
-    ((requests.ConnectTimeout, ConnectTimeoutError), "timed out connecting", True),
-    ((requests.exceptions.SSLError, ssl.SSLError), "the TLS connection failed", False),
-    (
-        (requests.ReadTimeout, ReadTimeoutError, TimeoutError),
-        "timed out waiting for the answer",
-        False,
-    ),
-    ((http.client.RemoteDisconnected,), "the server closed the connection", False),
-    ((ConnectionResetError, BrokenPipeError), "the connection was reset", False),
-    (
-        (http.client.IncompleteRead, urllib3.exceptions.IncompleteRead, ProtocolError),
-        "the connection broke mid-answer",
-        False,
-    ),
-)
-
-
-def _network_fact(exc: BaseException) -> tuple[str, bool]:
-    chain = list(_chain(exc))
-    for types, reason, never_sent in _NETWORK_REASONS:
-        if any(isinstance(e, types) for e in chain):
-            return reason, never_sent
-    return exc.__class__.__name__, False
-
-
-def describe(exc: BaseException) -> str:
-    """A short, key-free description of a network failure."""
-    return _network_fact(exc)[0]
-
-
-def never_sent(exc: BaseException) -> bool:
-    """True only when the request provably never reached the server."""
-    return _network_fact(exc)[1]
-
-
-@dataclass(frozen=True)
-class _Verdict:
-    """What one attempt came to: an answer, or an error and whether to try again."""
-
-    response: requests.Response | None
-    error: errors.RunwayImgError | None = None
-    retryable: bool = False
-    retry_after: float | None = None
-    rate_limited: bool = False
 
 
 class _ProgressBody(io.BytesIO):
@@ -241,14 +143,14 @@ class RunwayClient:
         except errors.InvalidResponseError as exc:
             raise errors.AmbiguousCreateError(
                 f"{exc.message.rstrip('.')}; the task may have been created.",
-                hint=_AMBIGUOUS_HINT,
+                hint=AMBIGUOUS_HINT,
             ) from exc
         task_id = data.get("id") if isinstance(data, dict) else None
         if not isinstance(data, dict) or not isinstance(task_id, str) or not _is_uuid(task_id):
             raise errors.AmbiguousCreateError(
                 "Runway accepted the create request but its answer has no usable task id: "
                 "the task may have been created and cannot be followed from here.",
-                hint=_AMBIGUOUS_HINT,
+                hint=AMBIGUOUS_HINT,
             )
         estimate = data.get("estimatedCost")
         credits = estimate.get("credits") if isinstance(estimate, dict) else None
@@ -367,7 +269,7 @@ class RunwayClient:
         except (ValueError, RecursionError):
             raise errors.InvalidResponseError(
                 f"{method} {path} answered HTTP {response.status_code} with something that is "
-                f"not JSON ({_content_kind(response)}).",
+                f"not JSON ({content_kind(response)}).",
                 hint="Check --base-url / RUNWAYML_BASE_URL points at the Runway API.",
             ) from None
 
@@ -440,7 +342,7 @@ class RunwayClient:
         label: str,
         is_create: bool,
         kwargs: dict[str, Any],
-    ) -> _Verdict:
+    ) -> Verdict:
         """Send once and classify what came back."""
         t0 = self._clock()
         body = kwargs.get("data")
@@ -456,58 +358,14 @@ class RunwayClient:
             ) from None
         except requests.RequestException as exc:
             log.info("%s %s -> %s (%d ms)", method, label, describe(exc), _ms(t0, self._clock()))
-            return self._classify_failure(exc, url, is_create)
+            return classify_failure(exc, url, is_create)
         log.info("%s %s -> %d (%d ms)", method, label, response.status_code, _ms(t0, self._clock()))
         if self.on_sandbox is not None and response.headers.get(SANDBOX_HEADER):
             notify, self.on_sandbox = self.on_sandbox, None
             notify(self.base_url)
         if response.status_code < 400:
-            return _Verdict(response=response)
-        return _classify_status(method, label, response, is_create)
-
-    def _classify_failure(
-        self, exc: requests.RequestException, url: str, is_create: bool
-    ) -> _Verdict:
-        reason, unsent = _network_fact(exc)
-        if is_create and not unsent:
-            error: errors.RunwayImgError = errors.AmbiguousCreateError(
-                f"The create request may have reached Runway ({reason}); "
-                "not sending it again, so you are not billed twice.",
-                hint=_AMBIGUOUS_HINT,
-            )
-            return _Verdict(response=None, error=error, retryable=False)
-        error = errors.NetworkError(
-            f"Could not reach {urlsplit(url).netloc}: {reason}.",
-            hint="Check your network connection and --base-url, then try again.",
-        )
-        return _Verdict(response=None, error=error, retryable=True)
-
-
-def _classify_status(
-    method: str, label: str, response: requests.Response, is_create: bool
-) -> _Verdict:
-    status = response.status_code
-    error = _api_error(method, label, response)
-    retry_after = parse_retry_after(response.headers.get("Retry-After"))
-    response.close()
-    if is_create and status >= 500 and status not in RETRYABLE_CREATE_STATUSES:
-        # Only 503 says "not taken in"; any other 5xx may come after the task was
-        # created, so it is never sent again.
-        ambiguous = errors.AmbiguousCreateError(
-            f"Runway answered HTTP {status} to the create request; "
-            "the task may have been created, so it is not sent again.",
-            hint=_AMBIGUOUS_HINT,
-        )
-        return _Verdict(response=None, error=ambiguous)
-    statuses = RETRYABLE_CREATE_STATUSES if is_create else RETRYABLE_READ_STATUSES
-    daily = isinstance(error, errors.RateLimitError) and error.daily_limit
-    return _Verdict(
-        response=None,
-        error=error,
-        retryable=status in statuses and not daily,
-        retry_after=retry_after,
-        rate_limited=status == 429,
-    )
+            return Verdict(response=response)
+        return classify_status(method, label, response, is_create)
 
 
 def _session(pool_size: int) -> requests.Session:
@@ -534,66 +392,3 @@ def _url_label(url: str) -> str:
     """Host and path of an output URL, without the (possibly signed) query string."""
     parts = urlsplit(url)
     return f"{parts.netloc}{parts.path}"
-
-
-def _content_kind(response: requests.Response) -> str:
-    ctype = response.headers.get("Content-Type", "").split(";")[0].strip()
-    if "html" in ctype or response.text.lstrip().lower().startswith(("<!doctype", "<html")):
-        return "an HTML page"
-    return ctype or "no content type"
-
-
-def _parse_issues(body: dict[str, Any]) -> list[errors.Issue]:
-    issues = []
-    for item in body.get("issues") or []:
-        if isinstance(item, dict):
-            path = item.get("path")
-            code = item.get("code")
-            issues.append(
-                errors.Issue(
-                    path=tuple(str(p) for p in path) if isinstance(path, list) else (),
-                    message=str(item.get("message", "")),
-                    code=code if isinstance(code, str) else None,
-                )
-            )
-    return issues
-
-
-def _api_error(method: str, label: str, response: requests.Response) -> errors.APIError:
-    """The typed error for an HTTP error answer, classified once from the server's own body:
-    the daily-limit 429 and the not-enough-credits 400 can only be told apart that way."""
-    status = response.status_code
-    try:
-        body = response.json()
-    except (ValueError, RecursionError):
-        body = None
-    server_text = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(server_text, str) or not server_text:
-        server_text = None
-    if server_text:
-        message = f"{server_text} (HTTP {status})"
-    else:
-        message = f"{method} {label} failed with HTTP {status} ({_content_kind(response)})"
-    lowered = (server_text or "").lower()
-    if status == 429:
-        daily = "daily" in lowered
-        return errors.RateLimitError(
-            message,
-            error=server_text,
-            daily_limit=daily,
-            hint=_DAILY_HINT if daily else _HINTS[429],
-        )
-    if status == 400 and "enough credits" in lowered:
-        return errors.InsufficientCreditsError(
-            message, status_code=status, error=server_text, hint=_CREDITS_HINT
-        )
-    cls = _ERROR_CLASSES.get(status)
-    if cls is None:
-        cls = errors.ServerError if status >= 500 else errors.APIError
-    return cls(
-        message,
-        status_code=status,
-        error=server_text,
-        issues=_parse_issues(body) if isinstance(body, dict) else (),
-        hint=_HINTS.get(status, _SERVER_HINT if status >= 500 else None),
-    )
