@@ -17,7 +17,6 @@ created, when it was deleted) and from the tasks of the same model ahead of it:
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -74,23 +73,19 @@ def _hold(row: TaskRow, start: float, timeline: Timeline) -> float:
 
 
 def _first_free(busy: list[float], ready: float, slots: int | None) -> float:
-    """The first moment from ``ready`` with fewer than ``slots`` of ``busy`` (end times, a
-    heap) still held; consumes the ends it passes."""
+    """The first moment from ``ready`` at which fewer than ``slots`` of the ``busy`` slots
+    (their end times) are still held."""
     if slots is not None and slots <= 0:
         return math.inf  # maxConcurrentGenerations 0: nothing of this model ever runs
-    moment = ready
-    while busy and busy[0] <= moment:
-        heapq.heappop(busy)
-    while slots is not None and len(busy) >= slots:
-        moment = max(moment, heapq.heappop(busy))
-        while busy and busy[0] <= moment:
-            heapq.heappop(busy)
-    return moment
+    held = sorted(end for end in busy if end > ready)
+    if slots is None or len(held) < slots:
+        return ready
+    return held[len(held) - slots]  # when enough of them have ended
 
 
 def start_times(queue: Iterable[TaskRow], default: Timeline) -> dict[str, float]:
     """When each task of one model's FIFO queue (in insertion order) got a slot."""
-    busy: list[float] = []
+    busy: list[float] = []  # when each slot taken so far is given back
     previous = -math.inf  # FIFO: nobody starts before the task ahead of it
     starts: dict[str, float] = {}
     for row in queue:
@@ -98,7 +93,8 @@ def start_times(queue: Iterable[TaskRow], default: Timeline) -> dict[str, float]
         starts[row.id] = start
         if row.deleted_at is not None and row.deleted_at <= start:
             continue  # aborted while queued: never held a slot, holds nobody back
-        heapq.heappush(busy, _hold(row, start, timeline_of(row, default)))
+        busy = [end for end in busy if end > start]  # later tasks start no earlier
+        busy.append(_hold(row, start, timeline_of(row, default)))
         previous = start
     return starts
 
