@@ -1,4 +1,4 @@
-"""Unit tests for runway_cli.validation: local checks that run before any request."""
+"""Unit tests for runway_cli.input_checks: local checks that run before any request."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from runway_cli import catalog
 from runway_cli.errors import UsageError
-from runway_cli.validation import (
+from runway_cli.input_checks import (
     check_api_key,
     check_base_url,
     check_prompt,

@@ -1,4 +1,4 @@
-"""Unit tests for runway_cli.retry: the backoff schedule and Retry-After parsing."""
+"""Unit tests for runway_cli.api.retry: the backoff schedule and Retry-After parsing."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from runway_cli.retry import (
+from runway_cli.api.retry import (
     RETRYABLE_CREATE_STATUSES,
     RETRYABLE_READ_STATUSES,
     RetryPolicy,
