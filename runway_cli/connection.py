@@ -47,6 +47,12 @@ def connect(
             )
         except SandboxStateError as exc:
             raise UsageError(str(exc)) from None
+        except OSError as exc:
+            raise UsageError(
+                f"Cannot use the sandbox state file {settings.paths.sandbox_state}: "
+                f"{exc.strerror or exc}.",
+                hint="Check the user cache folder is a writable folder.",
+            ) from None
         server.start()
         try:
             with RunwayClient(
@@ -68,7 +74,7 @@ def connect(
         finally:
             server.stop()
         return
-    url = check_base_url(settings.base_url)
+    url, corrected = check_base_url(settings.base_url)
     resolved, warnings = resolve_key(settings)
     with RunwayClient(
         url,
@@ -78,5 +84,9 @@ def connect(
         pool_size=pool_size,
     ) as client:
         yield Connection(
-            client=client, sandbox=False, key_source=resolved.source, warnings=warnings
+            client=client,
+            sandbox=False,
+            key_source=resolved.source,
+            notes=[corrected] if corrected else [],
+            warnings=warnings,
         )

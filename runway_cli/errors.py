@@ -27,11 +27,20 @@ class RunwayImgError(Exception):
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
-        self.message = message
-        self.hint = hint
+        self._message = message
+        self._hint = hint
+
+    # Read-only: a layer that knows more adds a note or raises a new error ``from`` this one.
+    @property
+    def message(self) -> str:
+        return self._message
+
+    @property
+    def hint(self) -> str | None:
+        return self._hint
 
     def __str__(self) -> str:
-        return self.message
+        return self._message
 
     @property
     def task_id(self) -> str | None:
@@ -244,6 +253,17 @@ class FollowError(RunwayImgError):
     @property
     def task_id(self) -> str:
         return self._task_id
+
+
+class StdoutError(RunwayImgError):
+    """Writing results to stdout failed. ``broken_pipe``: the reader went away (``| head``),
+    which shells expect to end quietly; anything else (a full disk) is an error."""
+
+    kind = "stdout"
+
+    def __init__(self, message: str, hint: str | None = None, *, broken_pipe: bool) -> None:
+        super().__init__(message, hint)
+        self.broken_pipe = broken_pipe
 
 
 class Stage(StrEnum):

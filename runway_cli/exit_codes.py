@@ -16,8 +16,9 @@ class ExitStatus(IntEnum):
     TASK_CANCELLED = 5
     TIMEOUT = 6
     NETWORK = 7
-    SAVE_FAILED = 8
+    SAVE_FAILED = 8  # writing the output failed (files or stdout)
     INTERRUPTED = 130
+    BROKEN_PIPE = 141  # 128 + SIGPIPE: what shells expect when `| head` stops reading
 
 
 # Checked in order; the first class that matches wins, so subclasses come first.
@@ -34,6 +35,7 @@ _EXIT_FOR_ERROR: tuple[tuple[type[errors.RunwayImgError], ExitStatus], ...] = (
     (errors.TaskCancelledError, ExitStatus.TASK_CANCELLED),
     (errors.WaitTimeoutError, ExitStatus.TIMEOUT),
     (errors.SaveError, ExitStatus.SAVE_FAILED),
+    (errors.StdoutError, ExitStatus.SAVE_FAILED),
     (errors.RateLimitError, ExitStatus.NETWORK),
     (errors.ServerError, ExitStatus.NETWORK),
     (errors.NetworkError, ExitStatus.NETWORK),
@@ -46,6 +48,8 @@ def exit_status_for(error: errors.RunwayImgError) -> ExitStatus:
     """The documented exit status for an error (a FollowError exits as its cause)."""
     while isinstance(error, errors.FollowError):
         error = error.cause
+    if isinstance(error, errors.StdoutError) and error.broken_pipe:
+        return ExitStatus.BROKEN_PIPE
     for cls, status in _EXIT_FOR_ERROR:
         if isinstance(error, cls):
             return status

@@ -74,9 +74,20 @@ def check_timeout(timeout: float) -> None:
         raise UsageError(f"--timeout must be a positive number of seconds, not {timeout:g}.")
 
 
-def check_base_url(base_url: str) -> str:
-    """Return the URL without a trailing slash, or raise if it is not an http(s) origin."""
+def check_base_url(base_url: str) -> tuple[str, str | None]:
+    """The URL to use (no trailing slash, no trailing ``/v1``) and a note when it was
+    corrected; UsageError if it is empty or not an http(s) URL. Other path prefixes are kept:
+    proxies use them, and the official SDK accepts them."""
     url = base_url.strip().rstrip("/")
+    if not url:
+        raise UsageError(
+            "The base URL is empty.",
+            hint="Give a URL, or leave --base-url out to use https://api.dev.runwayml.com.",
+        )
+    note = None
+    if url.endswith("/v1"):
+        url = url.removesuffix("/v1").rstrip("/")
+        note = f"The base URL ends in /v1; using {url} (runway-img adds /v1 to every path)."
     try:
         parts = urlsplit(url)
         host = parts.hostname
@@ -97,7 +108,7 @@ def check_base_url(base_url: str) -> str:
             f"Refusing to send the API key over plain http:// to {host}.",
             hint="Use https://, or http:// only for a sandbox on this machine (127.0.0.1).",
         )
-    return url
+    return url, note
 
 
 _HOST_RE = re.compile(r"^(\[?[0-9a-fA-F:.]+\]?|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)$")
@@ -127,3 +138,18 @@ def check_api_key(key: str, source: str) -> str:
             hint="Copy the key again from the Runway dashboard.",
         )
     return key
+
+
+def check_output_option(output: str | None) -> None:
+    """``-o`` must be text: a name with bytes that are not UTF-8 could be saved but never
+    printed back (stdout, JSON, the history), so it is refused before anything is sent."""
+    if output is None:
+        return
+    try:
+        output.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = output.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise UsageError(
+            f"-o {shown} contains bytes that are not valid UTF-8.",
+            hint="Choose a file name in UTF-8.",
+        ) from None

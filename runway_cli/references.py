@@ -101,23 +101,31 @@ def load_source(source: str) -> str | LocalImage:
     if source.startswith("http://"):
         raise UsageError(f"Reference {source}: the API only fetches https:// URLs.")
     path = Path(source).expanduser()
-    try:
-        size = path.stat().st_size
-        if path.is_dir():
-            raise UsageError(f"Reference {source} is a folder, not an image file.")
-        if size > MAX_FILE_BYTES:
-            raise UsageError(
-                f"Reference {source} is {size / 2**20:.1f} MB; the API accepts images up to 16 MB."
-            )
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise UsageError(f"Reference image {source} does not exist.") from None
-    except OSError as exc:
-        raise UsageError(f"Cannot read reference image {source}: {exc.strerror}.") from None
+    data = _read_image_file(path, source)
     kind = sniff_raster(data[:16])
     if kind is None:
         raise UsageError(f"Reference {source} is not a PNG, JPEG or WebP image.")
     return LocalImage(path=path, kind=kind, data=data)
+
+
+def _read_image_file(path: Path, source: str) -> bytes:
+    """At most the API's limit + 1 byte, whatever the file is (``/dev/zero``, a FIFO, a
+    process substitution), so a wrong path never eats memory."""
+    too_big = f"Reference {source} is over 16 MB; the API accepts images up to 16 MB."
+    try:
+        if path.is_dir():
+            raise UsageError(f"Reference {source} is a folder, not an image file.")
+        if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
+            raise UsageError(too_big)
+        with path.open("rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise UsageError(f"Reference image {source} does not exist.") from None
+    except OSError as exc:
+        raise UsageError(f"Cannot read reference image {source}: {exc.strerror}.") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise UsageError(too_big)
+    return data
 
 
 def shorten_data_uri(uri: str, keep: int = 40) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import sys
 import time
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,7 @@ from rich.markup import escape
 
 from runway_cli.api.types import Task, TaskStatus
 from runway_cli.catalog import Model
-from runway_cli.errors import APIError, FollowError, RunwayImgError
+from runway_cli.errors import APIError, FollowError, RunwayImgError, StdoutError
 from runway_cli.reporting import Reporter
 
 if TYPE_CHECKING:
@@ -38,7 +39,15 @@ _STATE_WORDS = {
     TaskStatus.CANCELLED: "cancelled",
 }
 
-_err = Console(stderr=True, highlight=False, soft_wrap=True)
+class _TalkConsole(Console):
+    """stderr for talk: when its reader goes away (``2>&1 | head``), stop talking and carry
+    on. Rich's default would exit the process, losing a task that is paid for."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+
+
+_err = _TalkConsole(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _talk(markup: str) -> None:
@@ -82,9 +91,31 @@ def error(exc: RunwayImgError) -> None:
 
 
 def data(line: str) -> None:
-    """One line of data on stdout, flushed so pipes see it at once."""
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
+    """One line of data on stdout, flushed so pipes see it at once.
+
+    A failing stdout is a ``StdoutError`` (the command layer says what was saved anyway).
+    """
+    stream = sys.stdout
+    try:
+        if stream is None:
+            raise BrokenPipeError(9, "stdout is closed")
+        stream.write(line + "\n")
+        stream.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+        raise StdoutError("stdout was closed by the reader.", broken_pipe=True) from None
+    except (OSError, ValueError) as exc:
+        _silence_stdout()
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise StdoutError(f"Could not write to stdout: {reason}.", broken_pipe=False) from None
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
 
 
 def print_json(obj: Any) -> None:

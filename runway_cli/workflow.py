@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
+from urllib.parse import urlsplit
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from runway_cli.errors import (
     UsageError,
 )
 from runway_cli.history import History
+from runway_cli.input_checks import is_loopback
 from runway_cli.output_paths import OutputPlan, check_destination, exists, is_dir, url_ext
 from runway_cli.polling import PollSchedule, wait_for_task
 from runway_cli.reporting import Reporter
@@ -202,6 +204,13 @@ class Workflow:
         if not task.output_urls:
             cause = InvalidResponseError(f"Task {task_id} succeeded but returned no output URLs.")
             raise FollowError(cause, task_id=task_id) from None
+        unsafe = next((u for u in task.output_urls if not is_safe_output_url(u)), None)
+        if unsafe is not None:
+            cause = InvalidResponseError(
+                f"Task {task_id} succeeded but an output URL is not https:// "
+                f"({unsafe.split('?')[0][:80]}); not downloading from it."
+            )
+            raise FollowError(cause, task_id=task_id) from None
         saved: list[SavedFile] = []
         try:
             self._save_all(task, plan.output, saved)
@@ -262,6 +271,14 @@ class Workflow:
                 warned = True
             saved.append(item)
             self.reporter.saved(task.id, item)
+
+
+def is_safe_output_url(url: str) -> bool:
+    """https://, or http:// on this machine (a sandbox); anything else is the server's fault."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return True
+    return parts.scheme == "http" and is_loopback(parts.hostname or "")
 
 
 def check_destinations(plan: OutputPlan, task: Task) -> None:

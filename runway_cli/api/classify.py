@@ -146,12 +146,22 @@ def classify_failure(exc: requests.RequestException, url: str, is_create: bool) 
 
 
 def classify_status(
-    method: str, label: str, response: requests.Response, is_create: bool
+    method: str, label: str, response: requests.Response, *, is_create: bool, from_api: bool
 ) -> Verdict:
+    """An HTTP error answer. ``from_api``: it came from the API's base URL (not a file host),
+    so a 404 without the API's JSON error body means the URL is not the API at all."""
     status = response.status_code
     error = _api_error(method, label, response)
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
     response.close()
+    if from_api and status == 404 and error.error is None:
+        host = urlsplit(response.url).netloc
+        not_api = errors.InvalidResponseError(
+            f"{method} {label} answered HTTP 404 with {content_kind(response)}: "
+            f"{host} does not look like the Runway API.",
+            hint="Check --base-url / RUNWAYML_BASE_URL (e.g. https://api.dev.runwayml.com).",
+        )
+        return Verdict(response=None, error=not_api)
     if is_create and status >= 500 and status not in RETRYABLE_CREATE_STATUSES:
         # Only 503 says "not taken in"; any other 5xx may come after the task was
         # created, so it is never sent again.

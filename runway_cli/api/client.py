@@ -365,7 +365,9 @@ class RunwayClient:
             notify(self.base_url)
         if response.status_code < 400:
             return Verdict(response=response)
-        return classify_status(method, label, response, is_create)
+        return classify_status(
+            method, label, response, is_create=is_create, from_api=session is self.session
+        )
 
 
 def _session(pool_size: int) -> requests.Session:

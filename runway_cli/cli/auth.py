@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from runway_cli.cli import options
 from runway_cli.cli.boundary import boundary
 from runway_cli.cli.options import ApiKeyOpt, BaseUrlOpt, JsonOpt
+
+if TYPE_CHECKING:
+    from runway_cli.settings import Settings
 
 auth_app = typer.Typer(help="Store, check and remove your Runway API key.", no_args_is_help=True)
 
@@ -44,9 +47,7 @@ def login(
 ) -> None:
     """Store your API key (read from a hidden prompt, or from stdin)."""
     from runway_cli import render
-    from runway_cli.connection import connect
     from runway_cli.credentials import store_key
-    from runway_cli.errors import AuthenticationError, CredentialsError
     from runway_cli.input_checks import check_api_key
 
     key, source = _read_key(with_token)
@@ -54,19 +55,37 @@ def login(
     # The key to check is passed as if by --api-key, the highest precedence.
     settings = options.resolve(api_key=key, base_url=base_url)
     if verify:
-        with connect(settings, allow_sandbox=False) as conn:
-            try:
-                org = conn.client.get_organization()
-            except AuthenticationError as exc:
-                raise CredentialsError(
-                    f"{conn.client.base_url} rejected this key (HTTP 401); it was not stored.",
-                    hint=exc.hint,
-                ) from exc
-            render.note(
-                f"Key accepted by {conn.client.base_url} (credit balance: {org.credit_balance})."
-            )
+        _verify(settings)
     path = store_key(settings.paths.credentials, key)
     render.note(f"Stored the key in {path} (readable only by you).")
+
+
+def _verify(settings: Settings) -> None:
+    """Check the key against the API it will be used with; say so when that is not the
+    production API (a leftover RUNWAYML_BASE_URL pointing at a sandbox, say)."""
+    from runway_cli import render
+    from runway_cli.connection import connect
+    from runway_cli.errors import AuthenticationError, CredentialsError
+    from runway_cli.wire import DEFAULT_BASE_URL
+
+    with connect(settings, allow_sandbox=False) as conn:
+        sandbox_at: list[str] = []
+        conn.client.on_sandbox = sandbox_at.append
+        url = conn.client.base_url
+        try:
+            org = conn.client.get_organization()
+        except AuthenticationError as exc:
+            raise CredentialsError(
+                f"{url} rejected this key (HTTP 401); it was not stored.", hint=exc.hint
+            ) from exc
+    render.note(f"Key accepted by {url} (credit balance: {org.credit_balance}).")
+    if sandbox_at:
+        render.warn(
+            f"{url} is a runway-img sandbox, not the Runway API: the key stored now is the "
+            "sandbox's. Unset RUNWAYML_BASE_URL (or pass --base-url) to store your real key."
+        )
+    elif url != DEFAULT_BASE_URL:
+        render.warn(f"The key was checked against {url}, not {DEFAULT_BASE_URL}.")
 
 
 @auth_app.command("status")
@@ -75,37 +94,49 @@ def status(
     api_key: ApiKeyOpt = None, base_url: BaseUrlOpt = None, json_out: JsonOpt = False
 ) -> None:
     """Say where the key comes from, show it masked, and check it works."""
+    from runway_cli.errors import RunwayImgError
+
+    settings = options.resolve(api_key=api_key, base_url=base_url)
+    info: dict[str, Any] = {
+        "source": None,
+        "key": None,
+        "baseUrl": settings.base_url,
+        "valid": None,  # unknown until the API answers
+        "creditBalance": None,
+    }
+    try:
+        _check_status(settings, info)
+    except RunwayImgError:
+        _print(info, json_out)  # what is known is still worth showing (JSON on every exit)
+        raise
+    _print(info, json_out)
+
+
+def _check_status(settings: Settings, info: dict[str, Any]) -> None:
     from runway_cli.cli import runs
     from runway_cli.connection import connect
     from runway_cli.credentials import mask_key
-    from runway_cli.errors import AuthenticationError, CredentialsError, RunwayImgError
+    from runway_cli.errors import AuthenticationError, CredentialsError
     from runway_cli.render import ConsoleReporter
 
-    settings = options.resolve(api_key=api_key, base_url=base_url)
-    with connect(settings, allow_sandbox=False) as conn, ConsoleReporter() as reporter:
-        runs.announce(conn, reporter)
-        source = conn.key_source or "?"
-        info: dict[str, Any] = {
-            "source": source,
-            "key": mask_key(conn.client.api_key),
-            "baseUrl": conn.client.base_url,
-            "valid": None,  # unknown until the API answers
-            "creditBalance": None,
-        }
-        try:
-            org = conn.client.get_organization()
-        except AuthenticationError as exc:
-            info["valid"] = False
-            _print(info, json_out)
-            raise CredentialsError(
-                f"The key from {source} was rejected (HTTP 401).", hint=exc.hint
-            ) from exc
-        except RunwayImgError:
-            _print(info, json_out)  # where the key comes from is still worth showing
-            raise
+    try:
+        with connect(settings, allow_sandbox=False) as conn, ConsoleReporter() as reporter:
+            runs.announce(conn, reporter)
+            source = conn.key_source or "?"
+            info.update(source=source, key=mask_key(conn.client.api_key))
+            info["baseUrl"] = conn.client.base_url
+            try:
+                org = conn.client.get_organization()
+            except AuthenticationError as exc:
+                raise CredentialsError(
+                    f"The key from {source} was rejected by {conn.client.base_url} (HTTP 401).",
+                    hint=exc.hint,
+                ) from exc
+    except CredentialsError:
+        info["valid"] = False
+        raise
     info["valid"] = True
     info["creditBalance"] = org.credit_balance
-    _print(info, json_out)
 
 
 def _print(info: dict[str, Any], json_out: bool) -> None:

@@ -29,8 +29,10 @@ def boundary(func: Callable[P, R]) -> Callable[P, R]:
         except RunwayImgError as exc:
             from runway_cli import render
 
-            render.error(exc)
-            raise typer.Exit(exit_status_for(exc)) from None
+            status = exit_status_for(exc)
+            if status is not ExitStatus.BROKEN_PIPE:  # `| head` stopped reading: end quietly
+                render.error(exc)
+            raise typer.Exit(status) from None
         except (KeyboardInterrupt, typer.Abort):
             from runway_cli import render
 

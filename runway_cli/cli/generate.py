@@ -128,7 +128,7 @@ def generate(
     from runway_cli.cli import runs
     from runway_cli.cli.resume import Resume
     from runway_cli.errors import RunwayImgError
-    from runway_cli.input_checks import check_timeout
+    from runway_cli.input_checks import check_output_option, check_timeout
     from runway_cli.output_paths import OutputPlan
     from runway_cli.prompt_input import read_prompt, stdin_is_terminal
     from runway_cli.references import parse_ref
@@ -156,6 +156,7 @@ def generate(
     for line in prepared.warnings:
         render.warn(line)
     check_timeout(timeout)
+    check_output_option(output)
     plan = OutputPlan(output, force, model=model, seed=prepared.body.get("seed"))
     if dry_run:
         plan.precheck_template()

@@ -3,6 +3,7 @@ printing a run's outcome (paths or one JSON object, also when the task did not w
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -10,7 +11,7 @@ from dataclasses import dataclass, replace
 from runway_cli import render
 from runway_cli.cli.resume import Resume
 from runway_cli.connection import Connection, connect
-from runway_cli.errors import RunwayImgError, SaveError, TaskError
+from runway_cli.errors import RunwayImgError, SaveError, StdoutError, TaskError
 from runway_cli.history import History
 from runway_cli.results import TaskSummary, task_result
 from runway_cli.settings import Settings
@@ -46,11 +47,20 @@ def start(settings: Settings, *, label: str = "Generating") -> Iterator[Run]:
 
 
 def print_outcome(summary: TaskSummary, outcome: Outcome, json_out: bool) -> None:
-    if json_out:
-        render.print_json(task_result(summary, outcome.task, outcome.saved))
-        return
-    for item in outcome.saved:
-        render.data(str(item.path))
+    """The saved paths (or the JSON object) on stdout; if stdout fails, say where they are."""
+    try:
+        if json_out:
+            render.print_json(task_result(summary, outcome.task, outcome.saved))
+            return
+        for item in outcome.saved:
+            render.data(str(item.path))
+    except StdoutError as exc:
+        if exc.broken_pipe:
+            raise
+        where = ", ".join(shlex.quote(str(item.path)) for item in outcome.saved)
+        raise StdoutError(
+            f"{exc.message} The image was saved anyway: {where}", broken_pipe=False
+        ) from exc
 
 
 def report_failure(

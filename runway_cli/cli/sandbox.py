@@ -59,6 +59,11 @@ def sandbox(
         rules = load_faults(faults) if faults is not None else []
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if state is not None and not state.parent.is_dir():
+        raise UsageError(
+            f"Cannot keep sandbox state in {state}: the folder {state.parent} does not exist.",
+            hint="Create it first, or choose another --state.",
+        )
     chosen_key = key or new_key()
     check_api_key(chosen_key, "--key")
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -76,7 +77,7 @@ def download(
     from runway_cli.cli.resume import Resume
     from runway_cli.errors import RunwayImgError, UsageError
     from runway_cli.history import History, Snapshot
-    from runway_cli.input_checks import check_task_id, check_timeout
+    from runway_cli.input_checks import check_output_option, check_task_id, check_timeout
     from runway_cli.output_paths import OutputPlan
     from runway_cli.results import TaskSummary
     from runway_cli.workflow import FollowPlan
@@ -92,11 +93,14 @@ def download(
             raise
         render.warn(f"{exc.message} Continuing without it.")
         snapshot = Snapshot([])
+    if snapshot.bad_lines:
+        render.warn(f"Skipped {snapshot.bad_lines} unreadable line(s) in {history.path}.")
     if task_id is None:
         task_id = _newest_task_id(snapshot, history)
         render.note(f"Newest task in history: {task_id}")
     task_id = check_task_id(task_id)
     check_timeout(timeout)
+    check_output_option(output)
     # The API does not return a task's model, prompt or seed; the local history may know them.
     known = snapshot.find(task_id)
     seed = known.params.get("seed") if known else None
@@ -107,6 +111,9 @@ def download(
         seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
     )
     plan.precheck(1, "png", folder_only=True)
+    if known is not None and known.sandbox and not settings.sandbox and not base_url:
+        render.note(f"Task {task_id} was made in the built-in sandbox; fetching it from there.")
+        settings = replace(settings, sandbox=True)
     summary = TaskSummary(task_id)
     if known is not None:
         summary = TaskSummary(task_id, model=known.model, ratio=known.ratio, prompt=known.prompt)
