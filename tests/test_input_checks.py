@@ -14,6 +14,7 @@ from runway_cli.errors import UsageError
 from runway_cli.input_checks import (
     check_api_key,
     check_base_url,
+    check_output_option,
     check_prompt,
     check_ratio,
     check_task_id,
@@ -269,7 +270,7 @@ def test_check_timeout_accepts_positive_finite(timeout: float) -> None:
     ],
 )
 def test_check_base_url_accepts(url: str, expected: str) -> None:
-    assert check_base_url(url) == expected
+    assert check_base_url(url) == (expected, None)
 
 
 @pytest.mark.parametrize(
@@ -292,12 +293,31 @@ def test_check_base_url_refuses_dns_name_that_only_looks_local(url: str) -> None
 
 @pytest.mark.parametrize("url", ["http://127.1.2.3:80", "http://[::1]", "http://LOCALHOST:9"])
 def test_check_base_url_accepts_other_loopback_forms(url: str) -> None:
-    assert check_base_url(url) == url
+    assert check_base_url(url) == (url, None)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://api.dev.runwayml.com/v1", "https://api.dev.runwayml.com"),
+        ("https://api.dev.runwayml.com/v1/", "https://api.dev.runwayml.com"),
+        ("http://127.0.0.1:8765//v1", "http://127.0.0.1:8765"),
+        ("https://proxy.example/runway/v1", "https://proxy.example/runway"),
+    ],
+)
+def test_check_base_url_drops_a_trailing_v1_and_says_so(url: str, expected: str) -> None:
+    used, note = check_base_url(url)
+    assert used == expected
+    assert note is not None and "/v1" in note and expected in note
+
+
+def test_check_base_url_keeps_other_path_prefixes() -> None:
+    assert check_base_url("https://proxy.example/runway") == ("https://proxy.example/runway", None)
 
 
 @pytest.mark.parametrize(
     "url",
-    ["garbage", "api.dev.runwayml.com", "ftp://example.com", "https://", "://example.com", ""],
+    ["garbage", "api.dev.runwayml.com", "ftp://example.com", "https://", "://example.com"],
 )
 def test_check_base_url_refuses_garbage(url: str) -> None:
     with pytest.raises(UsageError, match="Invalid base URL"):
@@ -308,6 +328,13 @@ def test_check_base_url_refuses_garbage(url: str) -> None:
 def test_check_base_url_refuses_bad_port(url: str) -> None:
     with pytest.raises(UsageError, match="port"):
         check_base_url(url)
+
+
+@pytest.mark.parametrize("url", ["", "   ", "/", "//"])
+def test_check_base_url_refuses_empty(url: str) -> None:
+    with pytest.raises(UsageError, match="The base URL is empty") as info:
+        check_base_url(url)
+    assert "api.dev.runwayml.com" in (info.value.hint or "")
 
 
 def test_check_base_url_refuses_out_of_range_port() -> None:
@@ -336,3 +363,20 @@ def test_check_api_key_refuses_whitespace_and_control(key: str) -> None:
 def test_check_api_key_refuses_empty() -> None:
     with pytest.raises(UsageError, match="empty"):
         check_api_key("", "stdin")
+
+
+# --- check_output_option ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "output", [None, "fox.png", "out/{id}.{ext}", "r\u00e9sum\u00e9/\u72d0.png"]
+)
+def test_check_output_option_accepts_text(output: str | None) -> None:
+    check_output_option(output)
+
+
+def test_check_output_option_refuses_bytes_that_are_not_utf8() -> None:
+    # A non-UTF-8 byte in argv arrives as a lone surrogate (surrogateescape).
+    with pytest.raises(UsageError, match=r"not valid UTF-8") as info:
+        check_output_option("fox\udcff.png")
+    assert "\\xff" in info.value.message  # shown escaped, never as a broken character

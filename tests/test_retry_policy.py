@@ -7,6 +7,8 @@ import random
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from runway_cli.api.retry import (
     RETRYABLE_CREATE_STATUSES,
@@ -85,6 +87,61 @@ def test_create_retries_are_a_strict_subset_of_read_retries() -> None:
     # 500/502/504 may mean the create was accepted: never retried (billed, no idempotency key).
     assert not {500, 502, 504} & RETRYABLE_CREATE_STATUSES
     assert {429, 503} <= RETRYABLE_CREATE_STATUSES
+
+
+# --- RetryPolicy.decide ---------------------------------------------------------------------
+
+
+def test_decide_gives_up_on_errors_not_worth_retrying() -> None:
+    assert no_jitter().decide(attempt=1, elapsed=0.0, retryable=False, retry_after=None) is None
+
+
+@pytest.mark.parametrize(("attempt", "wait"), [(1, 1.0), (2, 2.0), (3, 4.0), (4, 8.0)])
+def test_decide_waits_the_backoff_until_the_last_attempt(attempt: int, wait: float) -> None:
+    policy = no_jitter()
+    assert policy.decide(attempt=attempt, elapsed=0.0, retryable=True, retry_after=None) == wait
+
+
+def test_decide_gives_up_after_max_attempts() -> None:
+    policy = RetryPolicy(max_attempts=3, jitter=0.0)
+    assert policy.decide(attempt=2, elapsed=0.0, retryable=True, retry_after=None) == 2.0
+    assert policy.decide(attempt=3, elapsed=0.0, retryable=True, retry_after=None) is None
+
+
+def test_decide_prefers_retry_after() -> None:
+    policy = no_jitter()
+    assert policy.decide(attempt=1, elapsed=0.0, retryable=True, retry_after=12.0) == 12.0
+
+
+@pytest.mark.parametrize(
+    ("elapsed", "retry_after", "expected"),
+    [(100.0, 20.0, 20.0), (100.0, 20.5, None), (119.0, 1.0, 1.0), (119.5, 1.0, None)],
+)
+def test_decide_keeps_within_the_total_budget(
+    elapsed: float, retry_after: float, expected: float | None
+) -> None:
+    policy = RetryPolicy(total_budget=120.0)
+    got = policy.decide(attempt=1, elapsed=elapsed, retryable=True, retry_after=retry_after)
+    assert got == expected
+
+
+@settings(deadline=None, database=None)
+@given(
+    attempt=st.integers(1, 20),
+    elapsed=st.floats(0, 500),
+    retry_after=st.none() | st.floats(-10, 10_000),
+    seed=st.integers(0, 2**32),
+)
+def test_decide_never_waits_past_the_budget_or_the_caps(
+    attempt: int, elapsed: float, retry_after: float | None, seed: int
+) -> None:
+    policy = RetryPolicy(rng=random.Random(seed))
+    wait = policy.decide(attempt=attempt, elapsed=elapsed, retryable=True, retry_after=retry_after)
+    if wait is None:
+        return
+    assert attempt < policy.max_attempts
+    assert 0.0 <= wait <= max(policy.max_retry_after, policy.max_backoff * (1 + policy.jitter))
+    assert elapsed + wait <= policy.total_budget
 
 
 # --- parse_retry_after --------------------------------------------------------------------
