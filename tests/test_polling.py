@@ -1,4 +1,4 @@
-"""Unit tests for runway_cli.waiting: the poll schedule and the wait loop, on simulated time."""
+"""Unit tests for runway_cli.polling: the poll schedule and the wait loop, on simulated time."""
 
 from __future__ import annotations
 
@@ -7,58 +7,40 @@ from itertools import islice
 from typing import Any
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
-from runway_cli.errors import TaskCancelledError, TaskFailedError, UsageError, WaitTimeoutError
-from runway_cli.waiting import (
-    POLL_INTERVAL_ENV,
-    PollSchedule,
-    failure_hint,
-    raise_for_outcome,
-    wait_for_task,
+from runway_cli.api.types import Task, TaskStatus
+from runway_cli.errors import (
+    NetworkError,
+    NotFoundError,
+    TaskCancelledError,
+    TaskFailedError,
+    TaskGoneError,
+    WaitTimeoutError,
 )
-
-TASK_ID = "8c0b7d8e-3f5a-4d8e-9b1c-2a6f0e4d5c3b"
-
-
-class FakeTime:
-    """A monotonic clock whose sleep() advances it instantly and records each wait."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-        self.start = start
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds >= 0, f"negative sleep {seconds}"
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    @property
-    def elapsed(self) -> float:
-        return self.now - self.start
+from runway_cli.polling import PollSchedule, failure_hint, raise_for_outcome, wait_for_task
+from tests.fakes import TASK_ID, FakeTime, task
 
 
 class FakeServer:
     """get_task() answers with the given statuses in order, repeating the last one forever."""
 
-    def __init__(self, *statuses: str | None, **extra: Any) -> None:
+    def __init__(self, *statuses: str, **extra: Any) -> None:
         self.statuses = list(statuses)
         self.extra = extra
         self.calls: list[str] = []
 
-    def get_task(self, task_id: str) -> dict[str, Any]:
+    def get_task(self, task_id: str) -> Task:
         self.calls.append(task_id)
         index = min(len(self.calls), len(self.statuses)) - 1
-        task: dict[str, Any] = {"id": task_id, "poll": len(self.calls), **self.extra}
-        if self.statuses[index] is not None:
-            task["status"] = self.statuses[index]
-        return task
+        return Task.from_api(
+            {"id": task_id, "status": self.statuses[index], "poll": len(self.calls), **self.extra},
+            task_id,
+        )
 
 
-def no_requests(task_id: str) -> dict[str, Any]:
+def no_requests(task_id: str) -> Task:
     raise AssertionError(f"get_task({task_id!r}) should not have been called")
 
 
@@ -67,7 +49,7 @@ def steady() -> PollSchedule:
     return PollSchedule(jitter=0.0)
 
 
-def run(server: FakeServer, time: FakeTime, **kwargs: Any) -> dict[str, Any]:
+def run(server: FakeServer, time: FakeTime, **kwargs: Any) -> Task:
     kwargs.setdefault("timeout", 600.0)
     kwargs.setdefault("schedule", steady())
     return wait_for_task(server.get_task, TASK_ID, clock=time.clock, sleep=time.sleep, **kwargs)
@@ -104,38 +86,8 @@ def test_delays_settle_around_five_seconds() -> None:
     assert 4.8 <= mean <= 5.2
 
 
-def test_from_env_unset_gives_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(POLL_INTERVAL_ENV, raising=False)
-    schedule = PollSchedule.from_env()
-    assert (schedule.initial, schedule.maximum, schedule.jitter) == (1.0, 5.0, 0.2)
-
-
-def test_from_env_empty_gives_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(POLL_INTERVAL_ENV, "")
-    assert PollSchedule.from_env().initial == 1.0
-
-
-@pytest.mark.parametrize(("raw", "interval"), [("2.5", 2.5), ("0.05", 0.05), ("10", 10.0)])
-def test_from_env_fixed_interval(
-    monkeypatch: pytest.MonkeyPatch, raw: str, interval: float
-) -> None:
-    monkeypatch.setenv(POLL_INTERVAL_ENV, raw)
-    assert list(islice(PollSchedule.from_env().delays(), 6)) == [interval] * 6
-
-
-@pytest.mark.parametrize("raw", ["0", "-1", "-0.5", "abc", "nan", "1s", "--"])
-def test_from_env_invalid_raises_usage_error(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
-    monkeypatch.setenv(POLL_INTERVAL_ENV, raw)
-    with pytest.raises(UsageError, match=POLL_INTERVAL_ENV):
-        PollSchedule.from_env()
-
-
-@pytest.mark.parametrize("raw", ["inf", "Infinity", "-inf"])
-def test_from_env_infinite_interval_is_rejected(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
-    # An infinite interval would sleep the whole --timeout and then poll once.
-    monkeypatch.setenv(POLL_INTERVAL_ENV, raw)
-    with pytest.raises(UsageError, match=POLL_INTERVAL_ENV):
-        PollSchedule.from_env()
+def test_fixed_schedule_never_varies() -> None:
+    assert list(islice(PollSchedule.fixed(0.25).delays(), 5)) == [0.25] * 5
 
 
 # --- wait_for_task: outcomes --------------------------------------------------------------
@@ -144,9 +96,9 @@ def test_from_env_infinite_interval_is_rejected(monkeypatch: pytest.MonkeyPatch,
 def test_returns_task_on_succeeded() -> None:
     server = FakeServer("PENDING", "RUNNING", "SUCCEEDED", output=["https://x/1.png"])
     time = FakeTime()
-    task = run(server, time)
-    assert task["status"] == "SUCCEEDED"
-    assert task["output"] == ["https://x/1.png"]
+    done = run(server, time)
+    assert done.status is TaskStatus.SUCCEEDED
+    assert done.output_urls == ("https://x/1.png",)
     assert server.calls == [TASK_ID] * 3
     assert time.sleeps == [1.0, 2.0, 4.0]
 
@@ -154,7 +106,7 @@ def test_returns_task_on_succeeded() -> None:
 def test_on_update_called_for_each_poll_in_order() -> None:
     server = FakeServer("PENDING", "RUNNING", "RUNNING", "SUCCEEDED")
     seen: list[tuple[int, str]] = []
-    run(server, FakeTime(), on_update=lambda task: seen.append((task["poll"], task["status"])))
+    run(server, FakeTime(), on_update=lambda t: seen.append((t.raw["poll"], t.status_text)))
     assert seen == [(1, "PENDING"), (2, "RUNNING"), (3, "RUNNING"), (4, "SUCCEEDED")]
 
 
@@ -183,7 +135,7 @@ def test_failed_raises_with_hint_for_failure_code(code: str | None, hint_part: s
     assert error.hint is not None
     assert hint_part in error.hint
     assert error.task_id == TASK_ID
-    assert error.task["status"] == "FAILED"
+    assert error.task is not None and error.task.status is TaskStatus.FAILED
     assert "It went wrong" in error.message
     if code is not None:
         assert f"[{code}]" in error.message
@@ -205,23 +157,23 @@ def test_cancelled_raises() -> None:
     with pytest.raises(TaskCancelledError, match="was cancelled") as info:
         run(server, FakeTime())
     assert info.value.task_id == TASK_ID
-    assert info.value.task["status"] == "CANCELLED"
+    assert info.value.task is not None and info.value.task.status is TaskStatus.CANCELLED
 
 
 @pytest.mark.parametrize(
-    "status", ["PENDING", "RUNNING", "PROCESSING", "THROTTLED", "NEW_THING", None]
+    "status", ["PENDING", "RUNNING", "PROCESSING", "THROTTLED", "NEW_THING", "OTHER", "succeeded"]
 )
-def test_non_terminal_statuses_keep_polling(status: str | None) -> None:
+def test_non_terminal_statuses_keep_polling(status: str) -> None:
     server = FakeServer(status, status, status, "SUCCEEDED")
-    assert run(server, FakeTime())["status"] == "SUCCEEDED"
+    assert run(server, FakeTime()).status is TaskStatus.SUCCEEDED
     assert len(server.calls) == 4
 
 
 def test_raise_for_outcome_ignores_non_terminal_and_success() -> None:
     with pytest.raises(TaskFailedError):
-        raise_for_outcome({"id": TASK_ID, "status": "FAILED"})
-    for status in ("SUCCEEDED", "RUNNING", None):
-        raise_for_outcome({"id": TASK_ID, "status": status})  # no error
+        raise_for_outcome(task("FAILED"))
+    for status in ("SUCCEEDED", "RUNNING", "NEW_THING"):
+        raise_for_outcome(task(status))  # no error
 
 
 # --- wait_for_task: timeout ---------------------------------------------------------------
@@ -236,7 +188,7 @@ def test_timeout_raises_once_clock_passes_deadline() -> None:
     assert time.elapsed == pytest.approx(30.0)
     error = info.value
     assert error.task_id == TASK_ID
-    assert error.task["status"] == "RUNNING"
+    assert error.task is not None and error.task.status is TaskStatus.RUNNING
     assert "still RUNNING" in error.message
     assert "30s" in error.message
     # It polled along the way: 1 + 2 + 4 + 5*4 = 27, then a last clipped wait of 3.
@@ -251,8 +203,10 @@ def test_timeout_clips_last_sleep_to_remaining_time() -> None:
     assert time.sleeps == [1.0, 1.5]
 
 
-@pytest.mark.parametrize("timeout", [0.01, 0.5, 1.0, 7.3, 61.0, 600.0])
-@pytest.mark.parametrize("seed", [0, 99])
+@settings(deadline=None, database=None)
+@given(timeout=st.floats(0.001, 900.0), seed=st.integers(0, 2**32))
+@example(timeout=0.01, seed=0)
+@example(timeout=600.0, seed=99)
 def test_total_simulated_sleep_never_exceeds_timeout(timeout: float, seed: int) -> None:
     time = FakeTime()
     schedule = PollSchedule(rng=random.Random(seed))
@@ -265,24 +219,69 @@ def test_total_simulated_sleep_never_exceeds_timeout(timeout: float, seed: int) 
 def test_success_on_the_last_poll_before_the_deadline_is_returned() -> None:
     # Polls at t=1, 3 (deadline): the second poll sees SUCCEEDED.
     time = FakeTime()
-    task = run(FakeServer("RUNNING", "SUCCEEDED"), time, timeout=3.0)
-    assert task["status"] == "SUCCEEDED"
+    done = run(FakeServer("RUNNING", "SUCCEEDED"), time, timeout=3.0)
+    assert done.status is TaskStatus.SUCCEEDED
     assert time.sleeps == [1.0, 2.0]
 
 
-def test_timeout_status_unknown_when_never_polled_a_status() -> None:
-    with pytest.raises(WaitTimeoutError, match="still unknown"):
-        run(FakeServer(None), FakeTime(), timeout=1.5)
+def test_timeout_status_unknown_when_never_polled() -> None:
+    # The clock jumps past the deadline before the first poll (a suspended laptop).
+    readings = iter([0.0, 100.0])
+    with pytest.raises(WaitTimeoutError, match="still unknown") as info:
+        wait_for_task(
+            no_requests, TASK_ID, timeout=10, clock=lambda: next(readings), sleep=FakeTime().sleep
+        )
+    assert info.value.task is None
+
+
+def test_timeout_names_a_status_it_does_not_know() -> None:
+    with pytest.raises(WaitTimeoutError, match="still NEW_THING"):
+        run(FakeServer("NEW_THING"), FakeTime(), timeout=1.5)
+
+
+# --- wait_for_task: the task goes away, or polling fails -----------------------------------
+
+
+def test_404_while_following_means_the_task_is_gone() -> None:
+    calls = 0
+
+    def get_task(task_id: str) -> Task:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return task("RUNNING")
+        raise NotFoundError("Task not found (HTTP 404)", status_code=404)
+
+    time = FakeTime()
+    with pytest.raises(TaskGoneError, match="cancelled or deleted elsewhere") as info:
+        wait_for_task(get_task, TASK_ID, timeout=60, clock=time.clock, sleep=time.sleep)
+    error = info.value
+    assert isinstance(error, TaskCancelledError)  # exits 5, like a cancelled task
+    assert error.task_id == TASK_ID
+    assert error.task is not None and error.task.status is TaskStatus.RUNNING  # last seen
+    assert isinstance(error.__cause__, NotFoundError)
+
+
+def test_other_polling_failures_propagate_unchanged() -> None:
+    failure = NetworkError("Could not reach api: the connection was reset.")
+
+    def get_task(task_id: str) -> Task:
+        raise failure
+
+    time = FakeTime()
+    with pytest.raises(NetworkError) as info:
+        wait_for_task(get_task, TASK_ID, timeout=60, clock=time.clock, sleep=time.sleep)
+    assert info.value is failure
 
 
 # --- wait_for_task: current= --------------------------------------------------------------
 
 
 def test_current_succeeded_makes_no_request() -> None:
-    current = {"id": TASK_ID, "status": "SUCCEEDED", "output": ["https://x/a.png"]}
-    updates: list[dict[str, Any]] = []
+    current = task("SUCCEEDED", output=["https://x/a.png"])
+    updates: list[Task] = []
     time = FakeTime()
-    task = wait_for_task(
+    done = wait_for_task(
         no_requests,
         TASK_ID,
         timeout=10,
@@ -291,7 +290,7 @@ def test_current_succeeded_makes_no_request() -> None:
         clock=time.clock,
         sleep=time.sleep,
     )
-    assert task is current
+    assert done is current
     assert updates == [current]
     assert time.sleeps == []
 
@@ -308,7 +307,7 @@ def test_current_terminal_failure_raises_without_request(
             no_requests,
             TASK_ID,
             timeout=10,
-            current={"id": TASK_ID, "status": status},
+            current=task(status),
             clock=time.clock,
             sleep=time.sleep,
         )
@@ -318,8 +317,10 @@ def test_current_terminal_failure_raises_without_request(
 def test_current_in_progress_is_reported_then_polled() -> None:
     server = FakeServer("SUCCEEDED")
     updates: list[str] = []
-    current = {"id": TASK_ID, "status": "RUNNING"}
-    task = run(server, FakeTime(), current=current, on_update=lambda t: updates.append(t["status"]))
-    assert task["status"] == "SUCCEEDED"
+    current = task("RUNNING")
+    done = run(
+        server, FakeTime(), current=current, on_update=lambda t: updates.append(t.status_text)
+    )
+    assert done.status is TaskStatus.SUCCEEDED
     assert updates == ["RUNNING", "SUCCEEDED"]
     assert len(server.calls) == 1
