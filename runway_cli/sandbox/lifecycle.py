@@ -66,10 +66,11 @@ def duration(row: TaskRow, timeline: Timeline) -> float:
 
 def _hold(row: TaskRow, start: float, timeline: Timeline) -> float:
     """When the task gives its slot back."""
-    natural = (
-        start + _waiting(row, timeline) + (0 if _ends_before_running(row) else timeline.running)
-    )
-    return natural if row.deleted_at is None else min(natural, row.deleted_at)
+    held = duration(row, timeline)
+    if math.isinf(held):  # a hanging task holds its slot for a normal task's time
+        held = _waiting(row, timeline) + timeline.running
+    end = start + held
+    return end if row.deleted_at is None else min(end, row.deleted_at)
 
 
 def _first_free(busy: list[float], ready: float, slots: int | None) -> float:
