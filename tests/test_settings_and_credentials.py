@@ -1,172 +1,364 @@
-"""Unit tests for runway_cli.config: API key resolution, storage, permissions and masking."""
+"""Settings read once (flags > environment > defaults, bad values refused) and the API key:
+resolution, atomic private storage, permissions, masking."""
 
 from __future__ import annotations
 
 import json
+import os
 import stat
 import string
+from itertools import islice
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runway_cli import config
+from runway_cli import credentials
+from runway_cli.api.retry import RetryPolicy
 from runway_cli.errors import CredentialsError, UsageError
+from runway_cli.polling import PollSchedule
+from runway_cli.settings import (
+    BASE_URL_ENV,
+    CONFIG_DIR_ENV,
+    DEFAULT_HTTP_TIMEOUT,
+    DEFAULT_SANDBOX_SECONDS,
+    HISTORY_ENV,
+    HTTP_TIMEOUT_ENV,
+    KEY_ENV,
+    POLL_INTERVAL_ENV,
+    RETRY_BACKOFF_ENV,
+    SANDBOX_ENV,
+    SANDBOX_SECONDS_ENV,
+    Paths,
+    Settings,
+    positive_seconds,
+    truthy,
+)
+from runway_cli.wire import DEFAULT_BASE_URL
 
 FLAG_KEY = "key_flag_0123456789abcdef"
 ENV_KEY = "key_env_0123456789abcdef"
 STORED_KEY = "key_stored_0123456789abcdef"
+running_as_root = hasattr(os, "geteuid") and os.geteuid() == 0
 
 
-@pytest.fixture(autouse=True)
-def isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point the config dir into tmp_path and clear the key env var."""
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    monkeypatch.delenv(config.KEY_ENV, raising=False)
-    folder = config.config_dir()
-    # Guard: never touch the real user config.
-    assert folder.is_relative_to(tmp_path)
-    return folder
+def resolve(env: dict[str, str] | None = None, **flags) -> Settings:
+    return Settings.resolve(environ=env or {}, **flags)
 
 
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+# --- Settings.resolve ----------------------------------------------------------------------
+
+
+def test_defaults() -> None:
+    s = resolve()
+    assert s.base_url == DEFAULT_BASE_URL and s.base_url_flag is None
+    assert s.api_key_flag is None and s.api_key_env is None
+    assert s.sandbox is False
+    assert s.sandbox_task_seconds == DEFAULT_SANDBOX_SECONDS
+    assert s.http_timeout == DEFAULT_HTTP_TIMEOUT
+    assert s.poll == PollSchedule() and s.retry == RetryPolicy()
+
+
+@pytest.mark.parametrize(
+    ("flag", "env", "expected"),
+    [
+        (None, None, DEFAULT_BASE_URL),
+        (None, "https://env.example", "https://env.example"),
+        ("https://flag.example", "https://env.example", "https://flag.example"),
+        ("https://flag.example", None, "https://flag.example"),
+        (None, "", DEFAULT_BASE_URL),  # an empty variable counts as unset
+    ],
+)
+def test_base_url_flag_beats_env_beats_default(flag, env, expected) -> None:
+    s = resolve({BASE_URL_ENV: env} if env is not None else {}, base_url=flag)
+    assert s.base_url == expected
+    assert s.base_url_flag == flag  # remembered, so a resume command can repeat it
+
+
+def test_key_flag_and_env_are_both_kept() -> None:
+    s = resolve({KEY_ENV: ENV_KEY}, api_key=FLAG_KEY)
+    assert (s.api_key_flag, s.api_key_env) == (FLAG_KEY, ENV_KEY)
+    assert resolve({KEY_ENV: ""}).api_key_env is None
+
+
+@pytest.mark.parametrize(
+    ("flag", "env", "expected"),
+    [
+        (False, None, False),
+        (True, None, True),
+        (False, "1", True),
+        (False, "yes", True),
+        (False, " On ", True),
+        (False, "0", False),
+        (False, "", False),
+        (True, "0", True),  # the flag wins
+    ],
+)
+def test_sandbox_flag_or_env(flag, env, expected) -> None:
+    s = resolve({SANDBOX_ENV: env} if env is not None else {}, sandbox=flag)
+    assert s.sandbox is expected
+
+
+def test_numbers_from_the_environment() -> None:
+    s = resolve(
+        {
+            POLL_INTERVAL_ENV: "0.25",
+            RETRY_BACKOFF_ENV: "0.5",
+            HTTP_TIMEOUT_ENV: "12",
+            SANDBOX_SECONDS_ENV: "3.5",
+        }
+    )
+    assert list(islice(s.poll.delays(), 4)) == [0.25] * 4
+    assert s.retry.backoff == 0.5
+    assert s.http_timeout == 12.0
+    assert s.sandbox_task_seconds == 3.5
+
+
+@pytest.mark.parametrize(
+    "name", [POLL_INTERVAL_ENV, RETRY_BACKOFF_ENV, HTTP_TIMEOUT_ENV, SANDBOX_SECONDS_ENV]
+)
+@pytest.mark.parametrize(
+    "raw", ["0", "-1", "-0.5", "abc", "nan", "inf", "Infinity", "-inf", "1s", "--", " "]
+)
+def test_bad_numbers_are_a_usage_error_naming_the_variable(name: str, raw: str) -> None:
+    with pytest.raises(UsageError, match=name) as info:
+        resolve({name: raw})
+    assert repr(raw) in info.value.message
+
+
+def test_reads_os_environ_when_not_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(BASE_URL_ENV, "https://from-os.example")
+    assert Settings.resolve().base_url == "https://from-os.example"
+
+
+@pytest.mark.parametrize(("raw", "value"), [(None, None), ("", None), ("2", 2.0), ("1e-3", 0.001)])
+def test_positive_seconds(raw: str | None, value: float | None) -> None:
+    env = {} if raw is None else {"X": raw}
+    assert positive_seconds(env, "X") == value
+
+
+@pytest.mark.parametrize(("raw", "value"), [(None, False), ("TRUE", True), ("nope", False)])
+def test_truthy(raw: str | None, value: bool) -> None:
+    assert truthy(raw) is value
+
+
+# --- Paths ------------------------------------------------------------------------------------
+
+
+def test_paths_follow_the_platform_dirs(home: Path) -> None:
+    paths = Paths.resolve({})
+    assert paths.config_dir == home / "config" / "runway-img"
+    assert paths.credentials == paths.config_dir / "credentials.json"
+    assert paths.history == home / "data" / "runway-img" / "history.jsonl"
+    assert paths.sandbox_state == home / "cache" / "runway-img" / "sandbox.sqlite3"
+
+
+def test_config_dir_override(tmp_path: Path) -> None:
+    paths = resolve({CONFIG_DIR_ENV: str(tmp_path / "cfg")}).paths
+    assert paths.config_dir == tmp_path / "cfg"
+    assert paths.credentials == tmp_path / "cfg" / "credentials.json"
+
+
+def test_config_dir_and_history_expand_the_home_folder(home: Path) -> None:
+    paths = Paths.resolve({CONFIG_DIR_ENV: "~/cfg", HISTORY_ENV: "~/h.jsonl"})
+    assert paths.config_dir == home / "cfg"
+    assert paths.history == home / "h.jsonl"
+
+
 # --- resolve_key --------------------------------------------------------------------------
 
 
-def test_flag_beats_env_and_file(monkeypatch: pytest.MonkeyPatch) -> None:
-    config.store_key(STORED_KEY)
-    monkeypatch.setenv(config.KEY_ENV, ENV_KEY)
-    resolved, warnings = config.resolve_key(FLAG_KEY)
-    assert resolved == config.ResolvedKey(FLAG_KEY, "--api-key")
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    return tmp_path / "cfg"
+
+
+@pytest.fixture
+def key_file(config_dir: Path) -> Path:
+    return config_dir / "credentials.json"
+
+
+def settings_for(config_dir: Path, *, flag: str | None = None, env: str | None = None) -> Settings:
+    environ = {CONFIG_DIR_ENV: str(config_dir)}
+    if env is not None:
+        environ[KEY_ENV] = env
+    return Settings.resolve(api_key=flag, environ=environ)
+
+
+def test_flag_beats_env_and_file(config_dir: Path, key_file: Path) -> None:
+    credentials.store_key(key_file, STORED_KEY)
+    resolved, warnings = credentials.resolve_key(
+        settings_for(config_dir, flag=FLAG_KEY, env=ENV_KEY)
+    )
+    assert resolved == credentials.ResolvedKey(FLAG_KEY, "--api-key")
     assert warnings == []
 
 
-def test_env_beats_file(monkeypatch: pytest.MonkeyPatch) -> None:
-    config.store_key(STORED_KEY)
-    monkeypatch.setenv(config.KEY_ENV, ENV_KEY)
-    resolved, _ = config.resolve_key(None)
-    assert resolved == config.ResolvedKey(ENV_KEY, "RUNWAYML_API_SECRET")
+def test_env_beats_file(config_dir: Path, key_file: Path) -> None:
+    credentials.store_key(key_file, STORED_KEY)
+    resolved, _ = credentials.resolve_key(settings_for(config_dir, env=ENV_KEY))
+    assert resolved == credentials.ResolvedKey(ENV_KEY, KEY_ENV)
 
 
-def test_file_used_when_nothing_else() -> None:
-    path = config.store_key(STORED_KEY)
-    resolved, warnings = config.resolve_key(None)
-    assert resolved.key == STORED_KEY
-    assert resolved.source == str(path)
+def test_file_used_when_nothing_else(config_dir: Path, key_file: Path) -> None:
+    path = credentials.store_key(key_file, STORED_KEY)
+    resolved, warnings = credentials.resolve_key(settings_for(config_dir))
+    assert resolved == credentials.ResolvedKey(STORED_KEY, str(path))
     assert warnings == []
 
 
-def test_empty_env_falls_through_to_file(monkeypatch: pytest.MonkeyPatch) -> None:
-    config.store_key(STORED_KEY)
-    monkeypatch.setenv(config.KEY_ENV, "")
-    assert config.resolve_key(None)[0].key == STORED_KEY
+def test_empty_env_falls_through_to_file(config_dir: Path, key_file: Path) -> None:
+    credentials.store_key(key_file, STORED_KEY)
+    assert credentials.resolve_key(settings_for(config_dir, env=""))[0].key == STORED_KEY
 
 
-def test_flag_with_whitespace_is_refused_even_if_env_is_fine(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv(config.KEY_ENV, ENV_KEY)
+def test_flag_with_whitespace_is_refused_even_if_env_is_fine(config_dir: Path) -> None:
     with pytest.raises(UsageError, match="--api-key"):
-        config.resolve_key("key with spaces")
+        credentials.resolve_key(settings_for(config_dir, flag="key with spaces", env=ENV_KEY))
 
 
-def test_env_with_newline_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(config.KEY_ENV, ENV_KEY + "\n")
-    with pytest.raises(UsageError, match="RUNWAYML_API_SECRET"):
-        config.resolve_key(None)
+def test_env_with_newline_is_refused(config_dir: Path) -> None:
+    with pytest.raises(UsageError, match=KEY_ENV):
+        credentials.resolve_key(settings_for(config_dir, env=ENV_KEY + "\n"))
 
 
-def test_missing_everywhere_raises_credentials_error() -> None:
+def test_stored_key_is_checked_too(key_file: Path, config_dir: Path) -> None:
+    credentials.store_key(key_file, "key with space")
+    with pytest.raises(UsageError, match=str(key_file)):
+        credentials.resolve_key(settings_for(config_dir))
+
+
+def test_missing_everywhere_raises_credentials_error(config_dir: Path) -> None:
     with pytest.raises(CredentialsError, match="No Runway API key") as info:
-        config.resolve_key(None)
-    hint = info.value.hint
-    assert hint is not None
-    assert "auth login" in hint
-    assert "RUNWAYML_API_SECRET" in hint
-    assert "--api-key" in hint
+        credentials.resolve_key(settings_for(config_dir))
+    hint = info.value.hint or ""
+    assert "auth login" in hint and KEY_ENV in hint and "--api-key" in hint and "--sandbox" in hint
 
 
 # --- store_key ----------------------------------------------------------------------------
 
 
-def test_store_key_writes_0600_file_in_0700_dir(isolated_config: Path) -> None:
-    path = config.store_key(STORED_KEY)
-    assert path == config.credentials_path()
-    assert path.parent == isolated_config
-    assert mode(path) == 0o600
-    assert mode(path.parent) == 0o700
+def test_store_key_writes_0600_file_in_0700_dir(key_file: Path) -> None:
+    path = credentials.store_key(key_file, STORED_KEY)
+    assert path == key_file
+    assert mode(path) == 0o600 and mode(path.parent) == 0o700
     assert json.loads(path.read_text(encoding="utf-8")) == {"api_key": STORED_KEY}
 
 
-def test_store_key_tightens_an_existing_open_dir(isolated_config: Path) -> None:
-    isolated_config.mkdir(parents=True)
-    isolated_config.chmod(0o755)
-    config.store_key(STORED_KEY)
-    assert mode(isolated_config) == 0o700
+def test_store_key_tightens_an_existing_open_dir(key_file: Path) -> None:
+    key_file.parent.mkdir(parents=True)
+    key_file.parent.chmod(0o755)
+    credentials.store_key(key_file, STORED_KEY)
+    assert mode(key_file.parent) == 0o700
 
 
-def test_store_key_replaces_previous_key_and_leaves_no_temp_files(isolated_config: Path) -> None:
-    config.store_key("key_old_0123456789")
-    path = config.store_key(STORED_KEY)
-    assert config.read_stored_key() == (STORED_KEY, [])
-    assert sorted(p.name for p in isolated_config.iterdir()) == [path.name]
-    assert mode(path) == 0o600
+def test_store_key_replaces_previous_key_and_leaves_no_temp_files(key_file: Path) -> None:
+    credentials.store_key(key_file, "key_old_0123456789")
+    credentials.store_key(key_file, STORED_KEY)
+    assert credentials.read_stored_key(key_file) == (STORED_KEY, [])
+    assert [p.name for p in key_file.parent.iterdir()] == [key_file.name]
+    assert mode(key_file) == 0o600
 
 
-def test_store_key_replaces_an_open_file_with_a_private_one() -> None:
-    path = config.store_key("key_old_0123456789")
-    path.chmod(0o644)
-    config.store_key(STORED_KEY)
-    assert mode(path) == 0o600
+def test_store_key_replaces_an_open_file_with_a_private_one(key_file: Path) -> None:
+    credentials.store_key(key_file, "key_old_0123456789")
+    key_file.chmod(0o644)
+    credentials.store_key(key_file, STORED_KEY)
+    assert mode(key_file) == 0o600
+
+
+def test_store_key_where_the_folder_is_a_file(tmp_path: Path) -> None:
+    (tmp_path / "cfg").write_text("a file")
+    with pytest.raises(CredentialsError, match="is not a folder") as info:
+        credentials.store_key(tmp_path / "cfg" / "credentials.json", STORED_KEY)
+    assert CONFIG_DIR_ENV in (info.value.hint or "")
+
+
+def test_store_key_over_a_folder_is_refused(key_file: Path) -> None:
+    key_file.mkdir(parents=True)
+    with pytest.raises(CredentialsError, match="not a regular file"):
+        credentials.store_key(key_file, STORED_KEY)
 
 
 # --- read_stored_key ----------------------------------------------------------------------
 
 
-def test_read_stored_key_none_when_missing() -> None:
-    assert config.read_stored_key() == (None, [])
+def test_read_stored_key_none_when_missing(key_file: Path) -> None:
+    assert credentials.read_stored_key(key_file) == (None, [])
 
 
-def test_read_stored_key_tightens_looser_perms_and_warns() -> None:
-    path = config.store_key(STORED_KEY)
-    path.chmod(0o644)
-    path.parent.chmod(0o755)
-    key, warnings = config.read_stored_key()
+def test_read_stored_key_tightens_looser_perms_and_warns(key_file: Path) -> None:
+    credentials.store_key(key_file, STORED_KEY)
+    key_file.chmod(0o644)
+    key_file.parent.chmod(0o755)
+    key, warnings = credentials.read_stored_key(key_file)
     assert key == STORED_KEY
     assert len(warnings) == 2
-    assert any("0700" in w and str(path.parent) in w for w in warnings)
-    assert any("0600" in w and str(path) in w for w in warnings)
-    assert mode(path) == 0o600
-    assert mode(path.parent) == 0o700
+    assert any("0700" in w and str(key_file.parent) in w for w in warnings)
+    assert any("0600" in w and str(key_file) in w for w in warnings)
+    assert mode(key_file) == 0o600 and mode(key_file.parent) == 0o700
 
 
-def test_read_stored_key_warnings_reach_resolve_key() -> None:
-    path = config.store_key(STORED_KEY)
-    path.chmod(0o640)
-    resolved, warnings = config.resolve_key(None)
+def test_read_stored_key_warnings_reach_resolve_key(key_file: Path, config_dir: Path) -> None:
+    credentials.store_key(key_file, STORED_KEY)
+    key_file.chmod(0o640)
+    resolved, warnings = credentials.resolve_key(settings_for(config_dir))
     assert resolved.key == STORED_KEY
-    assert len(warnings) == 1
-    assert "0600" in warnings[0]
-
-
-def test_read_stored_key_private_perms_no_warning() -> None:
-    config.store_key(STORED_KEY)
-    assert config.read_stored_key() == (STORED_KEY, [])
+    assert len(warnings) == 1 and "0600" in warnings[0]
 
 
 @pytest.mark.parametrize("content", ["{not json", '["key"]', '{"api_key": ""}', '{"other": 1}'])
-def test_read_stored_key_unusable_file(content: str) -> None:
-    path = config.store_key(STORED_KEY)
-    path.write_text(content, encoding="utf-8")
+def test_read_stored_key_unusable_file(key_file: Path, content: str) -> None:
+    credentials.store_key(key_file, STORED_KEY)
+    key_file.write_text(content, encoding="utf-8")
     with pytest.raises(CredentialsError) as info:
-        config.read_stored_key()
-    assert str(path) in info.value.message
-    assert info.value.hint is not None
-    assert "auth login" in info.value.hint
+        credentials.read_stored_key(key_file)
+    assert str(key_file) in info.value.message
+    assert "auth login" in (info.value.hint or "")
+
+
+def test_read_stored_key_that_is_a_folder(key_file: Path) -> None:
+    key_file.mkdir(parents=True)
+    with pytest.raises(CredentialsError, match="not a regular file"):
+        credentials.read_stored_key(key_file)
+
+
+def test_read_stored_key_below_a_file(tmp_path: Path) -> None:
+    (tmp_path / "cfg").write_text("a file")
+    with pytest.raises(CredentialsError, match="is not a folder"):
+        credentials.read_stored_key(tmp_path / "cfg" / "credentials.json")
+
+
+@pytest.mark.skipif(not running_as_root, reason="needs to create a file owned by someone else")
+def test_read_stored_key_of_another_user_is_not_used(key_file: Path) -> None:
+    credentials.store_key(key_file, STORED_KEY)
+    os.chown(key_file, 12345, 12345)
+    with pytest.raises(CredentialsError, match="belongs to another user") as info:
+        credentials.read_stored_key(key_file)
+    assert "uid 12345" in info.value.message
+
+
+# --- delete_key ---------------------------------------------------------------------------
+
+
+def test_delete_key_removes_file_then_reports_nothing(key_file: Path) -> None:
+    credentials.store_key(key_file, STORED_KEY)
+    assert credentials.delete_key(key_file) == key_file
+    assert not key_file.exists()
+    assert credentials.delete_key(key_file) is None
+    assert credentials.read_stored_key(key_file) == (None, [])
+
+
+def test_delete_key_never_removes_a_folder(key_file: Path) -> None:
+    key_file.mkdir(parents=True)
+    with pytest.raises(CredentialsError, match="not a regular file"):
+        credentials.delete_key(key_file)
+    assert key_file.is_dir()
 
 
 # --- mask_key -----------------------------------------------------------------------------
@@ -176,48 +368,23 @@ def visible(masked: str) -> str:
     return masked.replace("*", "").replace("\u2026", "")
 
 
-def test_mask_key_long_key_shows_ends_only() -> None:
+def test_mask_key_real_key_shows_ends_only() -> None:
     key = "key_" + "0123456789abcdef" * 8
-    masked = config.mask_key(key)
-    assert masked == "key_\u2026cdef"
-    assert len(visible(masked)) == 8
+    assert credentials.mask_key(key) == "key_\u2026cdef"
 
 
-def test_mask_key_short_key_fully_hidden() -> None:
-    assert config.mask_key("abcdefghijkl") == "*" * 12
-    assert config.mask_key("") == ""
+@pytest.mark.parametrize(
+    ("key", "masked"),
+    [("", ""), ("abcdefg", "*******"), ("abcdefgh", "a\u2026h"), ("a" * 16, "aa\u2026aa")],
+)
+def test_mask_key_short_keys(key: str, masked: str) -> None:
+    assert credentials.mask_key(key) == masked
 
 
 @settings(deadline=None, database=None)
 @given(st.text(string.ascii_letters + string.digits + "_-", max_size=200))
-def test_mask_key_never_reveals_more_than_8_characters(key: str) -> None:
-    masked = config.mask_key(key)
-    assert len(visible(masked)) <= 8
+def test_mask_key_never_reveals_more_than_a_quarter_or_8_characters(key: str) -> None:
+    shown = visible(credentials.mask_key(key))
+    assert len(shown) <= min(8, len(key) // 4)
     if len(key) > 8:
-        assert key not in masked
-
-
-# --- delete_key ---------------------------------------------------------------------------
-
-
-def test_delete_key_removes_file_then_reports_nothing() -> None:
-    path = config.store_key(STORED_KEY)
-    assert config.delete_key() == path
-    assert not path.exists()
-    assert config.delete_key() is None
-    assert config.read_stored_key() == (None, [])
-
-
-def test_delete_key_when_nothing_stored() -> None:
-    assert config.delete_key() is None
-
-
-# --- base URL -----------------------------------------------------------------------------
-
-
-def test_resolve_base_url_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(config.BASE_URL_ENV, raising=False)
-    assert config.resolve_base_url(None) == config.DEFAULT_BASE_URL
-    monkeypatch.setenv(config.BASE_URL_ENV, "https://env.example")
-    assert config.resolve_base_url(None) == "https://env.example"
-    assert config.resolve_base_url("https://flag.example") == "https://flag.example"
+        assert key not in credentials.mask_key(key)
