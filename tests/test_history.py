@@ -1,69 +1,175 @@
-"""The local history file: folding events, tolerance of torn lines, concurrent writers."""
+"""The local history file: folding events into tasks, tolerance of torn and foreign lines,
+concurrent writers, and never breaking a paid-for run."""
 
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
+import threading
+from pathlib import Path
 
-from runway_cli import history
+import pytest
 
-
-def _writer(path: str, tag: str, n: int) -> None:
-    os.environ[history.HISTORY_ENV] = path
-    for i in range(n):
-        history.append("created", id=f"{tag}-{i}", model="gen4_image", prompt="p" * 2000)
+from runway_cli import history as history_module
+from runway_cli.errors import UsageError
+from runway_cli.history import History, Snapshot
 
 
-def test_concurrent_writers_lose_nothing(tmp_path, monkeypatch):
-    path = tmp_path / "h.jsonl"
-    ctx = multiprocessing.get_context("fork")
-    procs = [ctx.Process(target=_writer, args=(str(path), tag, 150)) for tag in "abcd"]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(30)
-        assert p.exitcode == 0
-    lines = path.read_text().splitlines()
-    assert len(lines) == 600
-    assert all(json.loads(line)["event"] == "created" for line in lines)  # none interleaved
-    monkeypatch.setenv(history.HISTORY_ENV, str(path))
-    assert len({e.id for e in history.entries()}) == 600
+@pytest.fixture
+def store(tmp_path: Path) -> History:
+    return History(tmp_path / "h.jsonl")
 
 
-def test_events_fold_into_tasks_newest_first(tmp_path, monkeypatch):
-    monkeypatch.setenv(history.HISTORY_ENV, str(tmp_path / "h.jsonl"))
-    history.append("created", id="t1", model="gen4_image", prompt="one", ratio="1280:720")
-    history.append("created", id="t2", model="gen4_image", prompt="two", ratio="1280:720")
-    history.append("finished", id="t1", status="SUCCEEDED", cost=5, files=["/x/one.png"])
-    history.append("ambiguous", id=None, model="gen4_image", prompt="three", note="dropped")
-    rows = history.entries()
+def lines(store: History) -> list[dict]:
+    return [json.loads(line) for line in store.path.read_text().splitlines()]
+
+
+def test_concurrent_writers_lose_nothing(store: History) -> None:
+    """Each writer opens the file itself, as separate processes do; flock serialises them."""
+
+    def write(tag: str) -> None:
+        for i in range(100):
+            assert store.append("created", id=f"{tag}-{i}", prompt="p" * 3000) is None
+
+    writers = [threading.Thread(target=write, args=(tag,)) for tag in "abcd"]
+    for thread in writers:
+        thread.start()
+    for thread in writers:
+        thread.join(30)
+    records = lines(store)  # every line parses: none interleaved
+    assert len(records) == 400
+    snapshot = store.read()
+    assert snapshot.bad_lines == 0 and len({e.id for e in snapshot.entries}) == 400
+
+
+def test_events_fold_into_tasks_newest_first(store: History) -> None:
+    store.append("created", id="t1", model="gen4_image", prompt="one", ratio="1280:720")
+    store.append("created", id="t2", model="gen4_image", prompt="two", params={"seed": 3})
+    store.append("finished", id="t1", status="SUCCEEDED", cost=5, files=["/x/one.png"])
+    store.append("ambiguous", id=None, model="gen4_image", prompt="three", note="dropped")
+    rows = store.read().entries
     assert [r.prompt for r in rows] == ["three", "two", "one"]
-    assert rows[2].status == "SUCCEEDED" and rows[2].cost == 5 and rows[2].files == ["/x/one.png"]
+    one = rows[2]
+    assert (one.status, one.cost, one.files, one.ratio) == (
+        "SUCCEEDED",
+        5,
+        ["/x/one.png"],
+        "1280:720",
+    )
+    assert one.updated is not None
+    assert rows[1].status == "CREATED" and rows[1].params == {"seed": 3}
     assert rows[0].id is None and rows[0].status == "UNKNOWN" and rows[0].note == "dropped"
-    assert history.last_task_id() == "t2"
 
 
-def test_torn_or_foreign_lines_are_skipped(tmp_path, monkeypatch):
-    path = tmp_path / "h.jsonl"
-    monkeypatch.setenv(history.HISTORY_ENV, str(path))
-    history.append("created", id="t1", prompt="one")
-    with path.open("a") as fh:
-        fh.write('{"event": "created", "id": "t2", "pro\n[1, 2]\n')
-    history.append("created", id="t3", prompt="three")
-    assert [r.id for r in history.entries()] == ["t3", "t1"]
+def test_later_events_keep_what_they_do_not_say(store: History) -> None:
+    store.append("created", id="t1", prompt="one")
+    store.append("finished", id="t1", status="SUCCEEDED", cost=5, files=["/a.png"], note="n")
+    store.append("finished", id="t1", status=None, cost=None, files=[], note=None)
+    entry = store.read().find("t1")
+    assert entry is not None
+    assert (entry.status, entry.cost, entry.files, entry.note) == ("SUCCEEDED", 5, ["/a.png"], "n")
 
 
-def test_history_file_is_private(tmp_path, monkeypatch):
+def test_finished_task_not_created_here_still_shows(store: History) -> None:
+    store.append("finished", id="t9", status="SUCCEEDED", files=["/b.png"])
+    (entry,) = store.read().entries
+    assert entry.id == "t9" and entry.status == "SUCCEEDED" and entry.files == ["/b.png"]
+
+
+def test_find(store: History) -> None:
+    store.append("created", id="t1", prompt="one")
+    snapshot = store.read()
+    assert snapshot.find("t1") is snapshot.entries[0]
+    assert snapshot.find("nope") is None
+
+
+def test_missing_file_is_an_empty_history(store: History) -> None:
+    assert store.read() == Snapshot([])
+
+
+def test_unreadable_history_is_a_usage_error(tmp_path: Path) -> None:
+    folder = tmp_path / "h.jsonl"
+    folder.mkdir()
+    with pytest.raises(UsageError, match="Cannot read the history file") as info:
+        History(folder).read()
+    assert "RUNWAY_IMG_HISTORY" in (info.value.hint or "")
+
+
+def test_torn_or_foreign_lines_are_skipped_and_counted(store: History) -> None:
+    store.append("created", id="t1", prompt="one")
+    with store.path.open("a") as fh:
+        fh.write('{"event": "created", "id": "t2", "pro\n[1, 2]\n\n')
+    store.append("created", id="t3", prompt="three")
+    snapshot = store.read()
+    assert [r.id for r in snapshot.entries] == ["t3", "t1"]
+    assert snapshot.bad_lines == 2  # blank lines are not counted
+
+
+def test_append_after_a_torn_last_line_starts_a_fresh_line(store: History) -> None:
+    store.append("created", id="t1")
+    with store.path.open("a") as fh:
+        fh.write('{"event": "crea')  # a writer died mid-line
+    store.append("created", id="t2")
+    assert [r.id for r in store.read().entries] == ["t2", "t1"]
+
+
+BAD_RECORDS = [
+    {"event": "deleted", "id": "t", "time": "x"},
+    {"event": "created", "id": 5, "time": "x"},
+    {"event": "created", "id": "t"},  # no time
+    {"event": "created", "id": "t", "time": "x", "cost": True},
+    {"event": "created", "id": "t", "time": "x", "cost": "5"},
+    {"event": "created", "id": "t", "time": "x", "files": ["a", 3]},
+    {"event": "created", "id": "t", "time": "x", "files": "a"},
+    {"event": "created", "id": "t", "time": "x", "params": []},
+    {"event": "created", "id": "t", "time": "x", "sandbox": "yes"},
+    {"event": "finished", "id": None, "time": "x"},
+    ["created"],
+    "created",
+]
+
+
+@pytest.mark.parametrize("record", BAD_RECORDS, ids=range(len(BAD_RECORDS)))
+def test_records_of_the_wrong_shape_are_skipped(store: History, record: object) -> None:
+    store.path.write_text(json.dumps(record) + "\n")
+    assert store.read() == Snapshot([], bad_lines=1)
+
+
+def test_history_file_is_private(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "h.jsonl"
-    monkeypatch.setenv(history.HISTORY_ENV, str(path))
-    history.append("created", id="t1")
+    assert History(path).append("created", id="t1") is None
     assert path.stat().st_mode & 0o777 == 0o600
+    assert path.parent.stat().st_mode & 0o777 == 0o700
 
 
-def test_unwritable_history_never_breaks_a_run(tmp_path, monkeypatch):
+def test_unwritable_history_never_breaks_a_run(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    monkeypatch.setenv(history.HISTORY_ENV, str(blocker / "h.jsonl"))
-    history.append("created", id="t1")  # must not raise
+    problem = History(blocker / "h.jsonl").append("created", id="t1")  # must not raise
+    assert problem  # says why, for the caller's warning
     assert not (blocker / "h.jsonl").exists()
+
+
+def test_a_short_write_is_reported_not_ignored(
+    store: History, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(history_module.os, "write", lambda fd, data: 0)
+    assert store.append("created", id="t1") == "short write (is the disk full?)"
+
+
+def test_entry_json_has_the_documented_fields(store: History) -> None:
+    store.append("created", id="t1", model="m", prompt="p", ratio="1:1", sandbox=True)
+    record = store.read().entries[0].to_json()
+    assert set(record) >= {
+        "id",
+        "created",
+        "model",
+        "prompt",
+        "ratio",
+        "params",
+        "status",
+        "cost",
+        "files",
+        "note",
+        "updated",
+    }
+    assert record["sandbox"] is True and record["status"] == "CREATED"
