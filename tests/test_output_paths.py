@@ -1,4 +1,5 @@
-"""Unit tests for runway_cli.downloads: image sniffing, output names and destination checks."""
+"""Where outputs go: -o as a file, a folder or a template; whether it can be written; the
+checks before a task is created."""
 
 from __future__ import annotations
 
@@ -7,73 +8,38 @@ from pathlib import Path
 
 import pytest
 
-from runway_cli.downloads import check_destination, output_urls, plan_paths, sniff_image
 from runway_cli.errors import UsageError
-from runway_cli.sandbox.images import make_png
+from runway_cli.output_paths import (
+    PROBE_ID,
+    OutputPlan,
+    check_destination,
+    check_template,
+    exists,
+    is_template,
+    plan_paths,
+    template_makes_folders,
+    url_ext,
+)
 
 TASK_ID = "8c0b7d8e-3f5a-4d8e-9b1c-2a6f0e4d5c3b"
 running_as_root = hasattr(os, "geteuid") and os.geteuid() == 0
-
-
-# --- sniff_image --------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("head", "kind"),
-    [
-        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "png"),
-        (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", "jpg"),
-        (b"\xff\xd8\xff\xdb\x00\x43", "jpg"),
-        (b"RIFF\x24\x00\x00\x00WEBPVP8 ", "webp"),
-        (b'<svg xmlns="http://www.w3.org/2000/svg"/>', "svg"),
-        (b"\n  <SVG viewBox='0 0 1 1'></SVG>", "svg"),
-        (b'<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="x"></svg>', "svg"),
-    ],
-)
-def test_sniff_image_recognises(head: bytes, kind: str) -> None:
-    assert sniff_image(head) == kind
-
-
-@pytest.mark.parametrize(
-    "head",
-    [
-        b'\xef\xbb\xbf<svg xmlns="http://www.w3.org/2000/svg"/>',
-        b'<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "svg11.dtd">\n<svg xmlns="x"/>',
-        b'<!-- Generator: vectoriser -->\n<svg xmlns="x"/>',
-    ],
-)
-def test_sniff_image_svg_with_preamble(head: bytes) -> None:
-    assert sniff_image(head) == "svg"
-
-
-def test_sniff_image_real_png() -> None:
-    assert sniff_image(make_png("seed", 4, 4)[:512]) == "png"
-
-
-@pytest.mark.parametrize(
-    "head",
-    [
-        b"",
-        b"hello world",
-        b"\x89PNG",  # truncated signature
-        b"RIFF\x24\x00\x00\x00WAVEfmt ",
-        b"<!doctype html><html><body>Access denied</body></html>",
-        b'<?xml version="1.0"?><Error><Code>AccessDenied</Code></Error>',
-        b'{"error": "expired"}',
-        b"GIF89a\x01\x00\x01\x00",
-    ],
-)
-def test_sniff_image_rejects_non_images(head: bytes) -> None:
-    assert sniff_image(head) is None
 
 
 # --- plan_paths ---------------------------------------------------------------------------
 
 
 @pytest.fixture
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+def tmp(tmp_path: Path) -> Path:
+    """An empty folder of this test's own (tmp_path also holds the isolated home)."""
+    folder = tmp_path / "t"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def in_tmp(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp)
+    return tmp
 
 
 def test_plan_paths_default_is_task_id_in_cwd(in_tmp: Path) -> None:
@@ -131,9 +97,9 @@ def test_plan_paths_trailing_slash_means_folder(in_tmp: Path) -> None:
 # --- check_destination --------------------------------------------------------------------
 
 
-def test_check_destination_new_file_ok(tmp_path: Path) -> None:
-    check_destination(tmp_path / "new.png", force=False)  # no error
-    assert list(tmp_path.iterdir()) == []  # a check never creates anything
+def test_check_destination_new_file_ok(tmp: Path) -> None:
+    check_destination(tmp / "new.png", force=False)  # no error
+    assert list(tmp.iterdir()) == []  # a check never creates anything
 
 
 def test_check_destination_bare_name_in_cwd_ok(in_tmp: Path) -> None:
@@ -141,23 +107,23 @@ def test_check_destination_bare_name_in_cwd_ok(in_tmp: Path) -> None:
     assert not (in_tmp / "new.png").exists()
 
 
-def test_check_destination_missing_folder(tmp_path: Path) -> None:
-    dest = tmp_path / "nope" / "deeper" / "a.png"
+def test_check_destination_missing_folder(tmp: Path) -> None:
+    dest = tmp / "nope" / "deeper" / "a.png"
     with pytest.raises(UsageError, match="does not exist") as info:
         check_destination(dest, force=True)
     assert info.value.hint is not None
     assert "mkdir -p" in info.value.hint
 
 
-def test_check_destination_parent_is_a_file(tmp_path: Path) -> None:
-    (tmp_path / "file.txt").write_text("x")
+def test_check_destination_parent_is_a_file(tmp: Path) -> None:
+    (tmp / "file.txt").write_text("x")
     with pytest.raises(UsageError, match="is not a folder"):
-        check_destination(tmp_path / "file.txt" / "a.png", force=False)
+        check_destination(tmp / "file.txt" / "a.png", force=False)
 
 
 @pytest.mark.skipif(running_as_root, reason="root can write to any folder")
-def test_check_destination_folder_not_writable(tmp_path: Path) -> None:
-    locked = tmp_path / "locked"
+def test_check_destination_folder_not_writable(tmp: Path) -> None:
+    locked = tmp / "locked"
     locked.mkdir()
     locked.chmod(0o500)
     try:
@@ -167,8 +133,8 @@ def test_check_destination_folder_not_writable(tmp_path: Path) -> None:
         locked.chmod(0o700)
 
 
-def test_check_destination_existing_file_needs_force(tmp_path: Path) -> None:
-    dest = tmp_path / "a.png"
+def test_check_destination_existing_file_needs_force(tmp: Path) -> None:
+    dest = tmp / "a.png"
     dest.write_bytes(b"old")
     with pytest.raises(UsageError, match="already exists") as info:
         check_destination(dest, force=False)
@@ -179,20 +145,173 @@ def test_check_destination_existing_file_needs_force(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("force", [False, True])
-def test_check_destination_folder_as_destination(tmp_path: Path, force: bool) -> None:
-    (tmp_path / "a.png").mkdir()
+def test_check_destination_folder_as_destination(tmp: Path, force: bool) -> None:
+    (tmp / "a.png").mkdir()
     with pytest.raises(UsageError, match="it is a folder"):
-        check_destination(tmp_path / "a.png", force=force)
+        check_destination(tmp / "a.png", force=force)
 
 
-# --- output_urls --------------------------------------------------------------------------
+def test_check_destination_dangling_symlink_counts_as_existing(tmp: Path) -> None:
+    link = tmp / "a.png"
+    link.symlink_to(tmp / "nowhere")
+    assert exists(link)
+    with pytest.raises(UsageError, match="already exists"):
+        check_destination(link, force=False)
 
 
-def test_output_urls() -> None:
-    assert output_urls({"output": ["https://a/1.png", "https://a/2.png"]}) == [
-        "https://a/1.png",
-        "https://a/2.png",
-    ]
-    assert output_urls({}) == []
-    assert output_urls({"output": "https://a/1.png"}) == []
-    assert output_urls({"output": ["https://a/1.png", None]}) == []
+def test_check_destination_name_too_long(tmp: Path) -> None:
+    with pytest.raises(UsageError, match="Cannot save to"):
+        check_destination(tmp / ("x" * 300 + ".png"), force=False)
+
+
+def test_check_destination_make_folders_accepts_missing_folders(tmp: Path) -> None:
+    check_destination(tmp / "a" / "b" / "c.png", force=False, make_folders=True)
+    assert list(tmp.iterdir()) == []
+
+
+# --- templates ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("output", "count", "expected"),
+    [
+        ("{id}.{ext}", 1, [f"{TASK_ID}.png"]),
+        ("out/{id}/{n}.{ext}", 2, [f"out/{TASK_ID}/1.png", f"out/{TASK_ID}/2.png"]),
+        ("{model}-{seed}.{ext}", 1, ["gen4_image-7.png"]),
+        ("fox-{n:02d}.png", 2, ["fox-01.png", "fox-02.png"]),
+        ("fox.{ext}", 2, ["fox-1.png", "fox-2.png"]),  # no {n}: numbered like a plain name
+    ],
+)
+def test_plan_paths_templates(in_tmp: Path, output: str, count: int, expected: list[str]) -> None:
+    paths = plan_paths(TASK_ID, count, output, "png", model="gen4_image", seed=7)
+    assert paths == [Path(p) for p in expected]
+
+
+@pytest.mark.parametrize(
+    ("output", "model", "seed", "needle"),
+    [
+        ("{name}.png", None, None, "Unknown placeholder"),
+        ("{}.png", None, None, "Unknown placeholder"),
+        ("{0}.png", None, None, "Unknown placeholder"),
+        ("{id.real}.png", None, None, "Unknown placeholder"),
+        ("{seed}.png", None, None, "no --seed"),
+        ("{model}.png", None, 1, "model of this task is not known"),
+        ("{id", None, None, "Invalid -o template"),
+        ("{id}}", None, None, "Invalid -o template"),
+        ("{n:x>}{id:d}.png", None, None, "Invalid -o template"),
+    ],
+)
+def test_check_template_refuses(output, model, seed, needle) -> None:
+    with pytest.raises(UsageError, match=needle):
+        check_template(output, model=model, seed=seed)
+
+
+@pytest.mark.parametrize("output", ["{id}.{ext}", "{n}-{model}-{seed}.png", "plain.png"])
+def test_check_template_accepts(output: str) -> None:
+    check_template(output, model="gen4_image", seed=3)
+
+
+@pytest.mark.parametrize(
+    ("output", "makes"),
+    [
+        (None, False),
+        ("fox.png", False),
+        ("{id}.png", False),
+        ("out/{id}.png", False),
+        ("out/{id}/{n}.png", True),
+        ("{model}/x.png", True),
+    ],
+)
+def test_only_placeholders_in_folders_make_folders(output: str | None, makes: bool) -> None:
+    assert template_makes_folders(output) is makes
+    assert is_template(output) is (output is not None and "{" in output)
+
+
+@pytest.mark.parametrize(
+    ("url", "ext"),
+    [
+        ("https://f.example/a.png?sig=1", "png"),
+        ("https://f.example/a.JPEG", "jpg"),
+        ("https://f.example/a.jpg", "jpg"),
+        ("https://f.example/a.webp", "webp"),
+        ("https://f.example/a.svg", "svg"),
+        ("https://f.example/a.gif", "png"),
+        ("https://f.example/download?file=a.jpg", "png"),
+    ],
+)
+def test_url_ext(url: str, ext: str) -> None:
+    assert url_ext(url) == ext
+
+
+# --- OutputPlan -----------------------------------------------------------------------------
+
+
+def test_plan_paths_and_check_all(in_tmp: Path) -> None:
+    plan = OutputPlan("fox.png", force=False)
+    assert plan.paths(TASK_ID, 2, "png") == [Path("fox-1.png"), Path("fox-2.png")]
+    (in_tmp / "fox-2.png").write_bytes(b"x")
+    with pytest.raises(UsageError, match=r"fox-2\.png already exists"):
+        plan.check_all(TASK_ID, 2, "png")
+    OutputPlan("fox.png", force=True).check_all(TASK_ID, 2, "png")
+
+
+def test_precheck_without_output_checks_the_working_folder(in_tmp: Path) -> None:
+    OutputPlan(None, force=False).precheck(1, "png")
+    OutputPlan(None, force=False).precheck(1, "png", folder_only=True)
+    assert list(in_tmp.iterdir()) == []
+
+
+def test_precheck_plain_name_that_exists(in_tmp: Path) -> None:
+    (in_tmp / "fox.png").write_bytes(b"x")
+    with pytest.raises(UsageError, match="already exists"):
+        OutputPlan("fox.png", force=False).precheck(1, "png")
+    OutputPlan("fox.png", force=False).precheck(1, "png", folder_only=True)  # download: later
+
+
+def test_precheck_template_without_id_checks_the_names(in_tmp: Path) -> None:
+    (in_tmp / "fox-1.png").write_bytes(b"x")
+    with pytest.raises(UsageError, match="already exists"):
+        OutputPlan("fox-{n}.{ext}", force=False).precheck(1, "png")
+
+
+def test_precheck_template_with_id_checks_only_the_folder(in_tmp: Path) -> None:
+    (in_tmp / f"{PROBE_ID}.png").write_bytes(b"x")  # cannot clash with a real task id
+    OutputPlan("{id}.{ext}", force=False).precheck(1, "png")
+    with pytest.raises(UsageError, match="does not exist"):
+        OutputPlan("missing/{id}.png", force=False).precheck(1, "png")
+    OutputPlan("made/{id}/{n}.png", force=False).precheck(2, "png")  # folders will be made
+
+
+def test_precheck_refuses_a_bad_template(in_tmp: Path) -> None:
+    with pytest.raises(UsageError, match="no --seed"):
+        OutputPlan("{seed}.png", force=False).precheck(1, "png")
+
+
+@pytest.mark.parametrize(
+    ("output", "kind", "saved_as", "warned"),
+    [
+        ("fox.png", "jpg", "fox.png", True),
+        ("fox.jpeg", "jpg", "fox.jpeg", False),
+        ("fox.JPG", "jpg", "fox.JPG", False),
+        ("fox.webp", "webp", "fox.webp", False),
+        ("fox", "png", "fox", False),  # no extension chosen: nothing to contradict
+        (None, "jpg", "x.jpg", False),
+        ("{id}.{ext}", "jpg", "x.jpg", False),
+        ("{id}.png", "jpg", "x.png", True),
+    ],
+)
+def test_extension_mismatch(in_tmp: Path, output, kind, saved_as, warned) -> None:
+    warning = OutputPlan(output, force=False).extension_mismatch(kind, Path(saved_as))
+    assert (warning is not None) is warned
+    if warning:
+        assert "keeping your file name" in warning
+
+
+def test_extension_mismatch_into_a_folder(in_tmp: Path) -> None:
+    (in_tmp / "imgs").mkdir()
+    assert OutputPlan("imgs", force=False).extension_mismatch("jpg", Path("imgs/x.jpg")) is None
+
+
+def test_make_folders_follows_the_template() -> None:
+    assert OutputPlan("out/{id}/{n}.png", force=False).make_folders
+    assert not OutputPlan("out/x.png", force=False).make_folders
