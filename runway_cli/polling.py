@@ -73,9 +73,9 @@ def raise_for_outcome(task: Task) -> None:
         failure = task.failure
         reason = failure.message if failure else "no reason given"
         code = failure.code if failure else None
-        suffix = f" [{code}]" if code else ""
+        which = f" ({code})" if code else ""
         raise TaskFailedError(
-            f"Task {task.id} failed: {reason}{suffix}",
+            f"Task {task.id} failed{which}: {reason}",
             task_id=task.id,
             task=task,
             hint=failure_hint(code),

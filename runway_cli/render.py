@@ -11,9 +11,11 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -39,6 +41,7 @@ _STATE_WORDS = {
     TaskStatus.CANCELLED: "cancelled",
 }
 
+
 class _TalkConsole(Console):
     """stderr for talk: when its reader goes away (``2>&1 | head``), stop talking and carry
     on. Rich's default would exit the process, losing a task that is paid for."""
@@ -56,12 +59,29 @@ def _talk(markup: str) -> None:
         _err.print(markup)
 
 
+_quiet = False
+
+
+def configure(*, quiet: bool) -> None:
+    """Quiet: nothing on stderr but errors and warnings that put a task or an image at risk."""
+    global _quiet
+    _quiet = quiet
+    _err.quiet = False  # a new command run: talk again even if an earlier reader went away
+
+
 def note(message: str) -> None:
-    _talk(escape(message))
+    if not _quiet:
+        _talk(escape(message))
 
 
-def warn(message: str) -> None:
-    _talk(f"[yellow]warning:[/yellow] {escape(message)}")
+def warn(message: str, *, at_risk: bool = False) -> None:
+    """A warning; ``at_risk`` ones (a task id or a paid image at risk) survive ``--quiet``."""
+    if not _quiet or at_risk:
+        _talk(f"[yellow]warning:[/yellow] {escape(message)}")
+
+
+def error_text(message: str) -> None:
+    _talk(f"[bold red]error:[/bold red] {escape(message)}")
 
 
 def error_line(exc: RunwayImgError) -> str:
@@ -83,7 +103,7 @@ def error_line(exc: RunwayImgError) -> str:
 
 def error(exc: RunwayImgError) -> None:
     """One line: what went wrong and what to do next; then 400 issues, one per line."""
-    _talk(f"[bold red]error:[/bold red] {escape(error_line(exc))}")
+    error_text(error_line(exc))
     cause = exc.cause if isinstance(exc, FollowError) else exc
     if isinstance(cause, APIError):
         for issue in cause.issues:
@@ -123,7 +143,13 @@ def print_json(obj: Any) -> None:
 
 
 def is_terminal() -> bool:
-    return _err.is_terminal
+    """stderr is really a terminal (not a pipe that FORCE_COLOR makes Rich treat as one):
+    the only case for animation."""
+    stream = sys.stderr
+    try:
+        return stream is not None and stream.isatty()
+    except (OSError, ValueError):
+        return False
 
 
 class _ConsoleLogHandler(logging.Handler):
@@ -146,20 +172,38 @@ def describe_state(task: Task) -> str:
     return words
 
 
+HEARTBEAT_EVERY = 20.0  # seconds between plain "still waiting" lines (polls are <= 6 s apart)
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, rest = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{rest:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
 class ConsoleReporter(Reporter):
     """Workflow events on stderr: a spinner and upload bar on a terminal, plain lines elsewhere.
 
     Use as a context manager so a live display is always stopped.
     """
 
-    def __init__(self, *, label: str = "Generating") -> None:
+    def __init__(
+        self, *, label: str = "Generating", clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.label = label
-        self.interactive = is_terminal()
+        self._clock = clock
+        self._line_at: dict[str, float] = {}
+        self.interactive = is_terminal() and not _quiet
         self._progress: Progress | None = None
         self._kind = ""
         self._rows: dict[str, TaskID] = {}
         self._last: dict[str, TaskStatus] = {}
-        self._started = time.monotonic()
+        self._started = clock()
 
     def __enter__(self) -> ConsoleReporter:
         return self
@@ -208,7 +252,7 @@ class ConsoleReporter(Reporter):
         note(text)
 
     def warning(self, text: str, *, at_risk: bool = False) -> None:
-        warn(text)
+        warn(text, at_risk=at_risk)
 
     def retrying(self, event: RetryEvent) -> None:
         if event.rate_limited:
@@ -232,17 +276,27 @@ class ConsoleReporter(Reporter):
         note(f"Task {task_id} created.")
 
     def started(self, task_id: str) -> None:
-        self._started = time.monotonic()
+        self._started = self._clock()
         self.progress(Task.placeholder(task_id))
 
     def progress(self, task: Task) -> None:
         state = describe_state(task)
         if self.interactive:
             self._spin(task, state)
-        elif self._last.get(task.id) != task.status:
-            elapsed = time.monotonic() - self._started
-            note(f"task {task.id}: {state} ({elapsed:.0f}s)")
+        else:
+            self._plain(task, state)
         self._last[task.id] = task.status
+
+    def _plain(self, task: Task, state: str) -> None:
+        """A line when the state changes, else a heartbeat so a CI log shows life: never more
+        than one every HEARTBEAT_EVERY s, and (with polls at most 6 s apart) never a gap over
+        30 s."""
+        now = self._clock()
+        since = now - self._line_at.get(task.id, -math.inf)
+        changed = self._last.get(task.id) != task.status
+        if changed or since >= HEARTBEAT_EVERY:
+            note(f"task {task.id}: {state} ({_duration(now - self._started)})")
+            self._line_at[task.id] = now
 
     def _spin(self, task: Task, state: str) -> None:
         try:

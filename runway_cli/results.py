@@ -18,7 +18,7 @@ from runway_cli.saving import SavedFile
 class TaskSummary:
     """What we know about a task beyond the API's answer (the API returns no model/prompt)."""
 
-    id: str
+    id: str | None = None  # None until the task is created
     model: str | None = None
     ratio: str | None = None
     prompt: str | None = None

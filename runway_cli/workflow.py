@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from urllib.parse import urlsplit
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from runway_cli.api.client import RunwayClient
 from runway_cli.api.types import CreatedTask, Task, TaskStatus

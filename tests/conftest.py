@@ -125,12 +125,13 @@ CliRun = Callable[..., Result]
 def cli() -> CliRun:
     """Run a command in-process: ``cli("generate", "a fox", input=..., env=..., cwd=...)``.
 
-    ``env`` is the whole environment for the run (names missing from it are unset), as with a
-    subprocess. An exception that escapes the command's boundary is a bug: it is re-raised.
+    Goes through ``runway_cli.cli.run`` (the entry point minus the process set-up) inside
+    CliRunner's stream isolation. ``env`` is the whole environment for the run (names missing
+    from it are unset), as with a subprocess. An exception that escapes is a bug: re-raised.
     """
     from typer.testing import CliRunner
 
-    from runway_cli.cli.app import app
+    from runway_cli.cli import run as run_cli
 
     def _cli(
         *args: str,
@@ -143,13 +144,18 @@ def cli() -> CliRun:
         if env is not None:
             overrides = {k: None for k in os.environ if k not in env}
             overrides.update(env)
-        with _cwd(cwd):
-            outcome = CliRunner().invoke(
-                app, list(args), input=input, env=overrides, catch_exceptions=True
-            )
-        if outcome.exception is not None and not isinstance(outcome.exception, SystemExit):
-            raise outcome.exception
-        return check_clean(Result(outcome.exit_code, outcome.stdout, outcome.stderr, args))
+        runner = CliRunner()
+        with _cwd(cwd), runner.isolation(input=input, env=overrides) as streams:
+            try:
+                code = run_cli(list(args))
+            except SystemExit as exc:  # shell completion exits from inside click
+                code = exc.code if isinstance(exc.code, int) else 0
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            stdout = streams[0].getvalue().decode("utf-8", "replace")
+            stderr = streams[1].getvalue().decode("utf-8", "replace")
+        return check_clean(Result(code, stdout, stderr, args))
 
     return _cli
 

@@ -1,16 +1,50 @@
 """The command line: the only code that uses typer. One module per command; ``app`` assembles
-them and ``boundary`` turns errors into one line and an exit status."""
+them, ``boundary`` turns errors into one line and an exit status, ``output`` keeps the
+quiet and JSON contracts."""
 
 from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Sequence
 from types import FrameType
 from typing import NoReturn
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:
     raise KeyboardInterrupt
+
+
+def run(args: Sequence[str]) -> int:
+    """Run one command line and return its exit status (the entry point minus the process
+    set-up; tests call it in-process). Command-line parsing errors keep the JSON contract."""
+    import typer
+
+    from runway_cli import render
+    from runway_cli.cli import contract
+    from runway_cli.cli.app import app
+
+    contract.reset()
+    try:
+        result = app(args=list(args), prog_name="runway-img", standalone_mode=False)
+    except typer.TyperException as exc:  # the command line did not parse: usage and exit 2
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            render.error_text(exc.format_message())
+        contract.on_error(
+            status=exc.exit_code, kind="usage", message=exc.format_message(), force_json=_json(args)
+        )
+        return exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        render.error_text("Interrupted.")
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+def _json(args: Sequence[str]) -> bool:
+    return "--json" in args[: list(args).index("--") if "--" in args else len(args)]
 
 
 def main() -> None:
@@ -21,6 +55,4 @@ def main() -> None:
         print(f"runway-img {__version__}")
         return
     signal.signal(signal.SIGTERM, _on_sigterm)
-    from runway_cli.cli.app import app
-
-    app(prog_name="runway-img")
+    sys.exit(run(sys.argv[1:]))

@@ -8,7 +8,7 @@ import typer
 
 from runway_cli.cli import options
 from runway_cli.cli.boundary import boundary
-from runway_cli.cli.options import ApiKeyOpt, BaseUrlOpt, JsonOpt
+from runway_cli.cli.options import ApiKeyOpt, BaseUrlOpt, JsonOpt, QuietOpt
 
 if TYPE_CHECKING:
     from runway_cli.settings import Settings
@@ -44,23 +44,34 @@ def login(
     verify: Annotated[
         bool, typer.Option("--verify/--no-verify", help="Check the key with the API first.")
     ] = True,
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Store your API key (read from a hidden prompt, or from stdin)."""
     from runway_cli import render
+    from runway_cli.cli import contract
     from runway_cli.credentials import store_key
     from runway_cli.input_checks import check_api_key
 
+    options.begin(json_out=json_out, quiet=quiet)
+    result: dict[str, Any] = {"stored": None, "baseUrl": None, "verified": False}
+    result["creditBalance"] = None
+    contract.known(result)
     key, source = _read_key(with_token)
     check_api_key(key, source)
     # The key to check is passed as if by --api-key, the highest precedence.
     settings = options.resolve(api_key=key, base_url=base_url)
     if verify:
-        _verify(settings)
+        result.update(_verify(settings), verified=True)
+        contract.known(result)
     path = store_key(settings.paths.credentials, key)
     render.note(f"Stored the key in {path} (readable only by you).")
+    result["stored"] = str(path)
+    if json_out:
+        contract.emit(result)
 
 
-def _verify(settings: Settings) -> None:
+def _verify(settings: Settings) -> dict[str, Any]:
     """Check the key against the API it will be used with; say so when that is not the
     production API (a leftover RUNWAYML_BASE_URL pointing at a sandbox, say)."""
     from runway_cli import render
@@ -86,16 +97,22 @@ def _verify(settings: Settings) -> None:
         )
     elif url != DEFAULT_BASE_URL:
         render.warn(f"The key was checked against {url}, not {DEFAULT_BASE_URL}.")
+    return {"baseUrl": url, "creditBalance": org.credit_balance}
 
 
 @auth_app.command("status")
 @boundary
 def status(
-    api_key: ApiKeyOpt = None, base_url: BaseUrlOpt = None, json_out: JsonOpt = False
+    api_key: ApiKeyOpt = None,
+    base_url: BaseUrlOpt = None,
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Say where the key comes from, show it masked, and check it works."""
+    from runway_cli.cli import contract
     from runway_cli.errors import RunwayImgError
 
+    options.begin(json_out=json_out, quiet=quiet)
     settings = options.resolve(api_key=api_key, base_url=base_url)
     info: dict[str, Any] = {
         "source": None,
@@ -107,9 +124,14 @@ def status(
     try:
         _check_status(settings, info)
     except RunwayImgError:
-        _print(info, json_out)  # what is known is still worth showing (JSON on every exit)
+        contract.known(info)  # with --json, the boundary prints it with the error
+        if not json_out:
+            _print(info)  # where the key comes from is still worth showing
         raise
-    _print(info, json_out)
+    if json_out:
+        contract.emit(info)
+    else:
+        _print(info)
 
 
 def _check_status(settings: Settings, info: dict[str, Any]) -> None:
@@ -139,26 +161,28 @@ def _check_status(settings: Settings, info: dict[str, Any]) -> None:
     info["creditBalance"] = org.credit_balance
 
 
-def _print(info: dict[str, Any], json_out: bool) -> None:
+def _print(info: dict[str, Any]) -> None:
     from runway_cli import render
 
-    if json_out:
-        render.print_json(info)
-        return
     for line in render.auth_lines(info):
         render.data(line)
 
 
 @auth_app.command("logout")
 @boundary
-def logout() -> None:
+def logout(json_out: JsonOpt = False, quiet: QuietOpt = False) -> None:
     """Remove the stored key."""
     from runway_cli import render
+    from runway_cli.cli import contract
     from runway_cli.credentials import delete_key
     from runway_cli.settings import KEY_ENV
 
+    options.begin(json_out=json_out, quiet=quiet)
+    contract.known({"removed": None})
     settings = options.resolve()
     removed = delete_key(settings.paths.credentials)
+    if json_out:
+        contract.emit({"removed": str(removed) if removed else None})
     if removed:
         render.note(f"Removed the stored key ({removed}).")
     else:

@@ -14,6 +14,7 @@ from typing import ParamSpec, TypeVar
 
 import typer
 
+from runway_cli.cli import contract
 from runway_cli.errors import RunwayImgError
 from runway_cli.exit_codes import ExitStatus, exit_status_for
 
@@ -30,13 +31,20 @@ def boundary(func: Callable[P, R]) -> Callable[P, R]:
             from runway_cli import render
 
             status = exit_status_for(exc)
-            if status is not ExitStatus.BROKEN_PIPE:  # `| head` stopped reading: end quietly
-                render.error(exc)
+            if status is ExitStatus.BROKEN_PIPE:  # `| head` stopped reading: end quietly
+                raise typer.Exit(status) from None
+            render.error(exc)
+            contract.on_error(
+                status=status, kind=exc.kind, message=render.error_line(exc), task_id=exc.task_id
+            )
             raise typer.Exit(status) from None
         except (KeyboardInterrupt, typer.Abort):
             from runway_cli import render
 
-            render.note("Interrupted.")
+            render.error_text("Interrupted.")
+            contract.on_error(
+                status=ExitStatus.INTERRUPTED, kind="interrupted", message="Interrupted."
+            )
             raise typer.Exit(ExitStatus.INTERRUPTED) from None
 
     return wrapper

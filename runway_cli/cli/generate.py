@@ -16,6 +16,7 @@ from runway_cli.cli.options import (
     ForceOpt,
     JsonOpt,
     OutputOpt,
+    QuietOpt,
     SandboxOpt,
     TimeoutOpt,
     VerboseOpt,
@@ -114,6 +115,7 @@ def generate(
     ] = False,
     timeout: TimeoutOpt = 600.0,
     json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
     api_key: ApiKeyOpt = None,
     base_url: BaseUrlOpt = None,
     sandbox: SandboxOpt = False,
@@ -123,9 +125,10 @@ def generate(
 
     Prints the saved file paths (one per line) on stdout.
     """
+    options.begin(json_out=json_out, quiet=quiet)
     from runway_cli import render
     from runway_cli.api.types import Task
-    from runway_cli.cli import runs
+    from runway_cli.cli import contract, runs
     from runway_cli.cli.resume import Resume
     from runway_cli.errors import RunwayImgError
     from runway_cli.input_checks import check_output_option, check_timeout
@@ -136,6 +139,7 @@ def generate(
     from runway_cli.results import TaskSummary, task_result
     from runway_cli.workflow import FollowPlan
 
+    contract.known(task_result(TaskSummary(model=model, ratio=ratio), None))
     settings = options.resolve(api_key=api_key, base_url=base_url, sandbox=sandbox, verbose=verbose)
     if prompt == "-" and stdin_is_terminal():
         render.note("Reading the prompt from stdin; end with Ctrl-D.")
@@ -160,13 +164,14 @@ def generate(
     plan = OutputPlan(output, force, model=model, seed=prepared.body.get("seed"))
     if dry_run:
         plan.precheck_template()
-        render.print_json(prepared.display_body())
+        contract.emit(prepared.display_body())  # the body is the JSON object, --json or not
         render.note("Dry run: nothing was sent and no task was created.")
         return
     # With --no-wait nothing is saved now, but the -o in the resume command must be usable.
     plan.precheck(prepared.expected_outputs, prepared.expected_ext, folder_only=no_wait)
     resume = Resume.for_run(settings, output, force)
-    summary = TaskSummary("", model=model, ratio=prepared.body.get("ratio"), prompt=text)
+    summary = TaskSummary(model=model, ratio=prepared.body.get("ratio"), prompt=text)
+    contract.known(task_result(summary, None))
     follow = None if no_wait else FollowPlan(plan, timeout, settings.poll)
     with runs.start(settings) as run:
         try:
@@ -180,7 +185,7 @@ def generate(
         return
     if json_out:
         pending = Task.placeholder(created.id, credits=created.estimated_credits)
-        render.print_json(task_result(summary, pending))
+        contract.emit(task_result(summary, pending))
     else:
         render.data(created.id)
     render.note(f"Fetch it later: {resume.command(created.id)}")

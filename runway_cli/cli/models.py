@@ -6,7 +6,9 @@ from typing import Annotated
 
 import typer
 
+from runway_cli.cli import options
 from runway_cli.cli.boundary import boundary
+from runway_cli.cli.options import QuietOpt
 
 
 @boundary
@@ -16,24 +18,29 @@ def models(
         typer.Argument(metavar="MODEL_ID", help="Show one model in full.", show_default=False),
     ] = None,
     json_out: Annotated[
-        bool, typer.Option("--json", help="Print JSON on stdout (an array without MODEL_ID).")
+        bool,
+        typer.Option("--json", help='Print JSON on stdout ({"models": [...]}, or one model).'),
     ] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """List the text-to-image models, or show one with all ratios and parameters."""
     from runway_cli import render
     from runway_cli.catalog import all_models, find_model
+    from runway_cli.cli import contract
+
+    options.begin(json_out=json_out, quiet=quiet)
 
     if model_id is None:
         known = list(all_models().values())
         if json_out:
-            render.print_json([m.to_json() for m in known])
+            contract.emit({"models": [m.to_json() for m in known]})
         else:
             for line in render.models_table(known):
                 render.data(line)
         return
     spec = find_model(model_id)
     if json_out:
-        render.print_json(spec.to_json())
+        contract.emit(spec.to_json())
     else:
         for line in render.model_detail(spec):
             render.data(line)

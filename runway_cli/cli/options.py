@@ -36,7 +36,17 @@ SandboxOpt = Annotated[
         "(or set RUNWAY_IMG_SANDBOX=1).",
     ),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print one JSON object on stdout (also on failure).")
+]
+QuietOpt = Annotated[
+    bool,
+    typer.Option(
+        "-q",
+        "--quiet",
+        help="Nothing on stderr but errors and warnings that put a task or an image at risk.",
+    ),
+]
 OutputOpt = Annotated[
     str | None,
     typer.Option(
@@ -58,6 +68,13 @@ TimeoutOpt = Annotated[
 VerboseOpt = Annotated[
     bool, typer.Option("-v", "--verbose", help="Log each HTTP request to stderr.")
 ]
+
+
+def begin(*, json_out: bool = False, quiet: bool = False) -> None:
+    """Every command starts here: the output contract for this run."""
+    from runway_cli.cli import contract
+
+    contract.begin(json=json_out, quiet=quiet)
 
 
 def resolve(

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from runway_cli import render
+from runway_cli.cli import contract
 from runway_cli.cli.resume import Resume
 from runway_cli.connection import Connection, connect
 from runway_cli.errors import RunwayImgError, SaveError, StdoutError, TaskError
@@ -50,7 +51,7 @@ def print_outcome(summary: TaskSummary, outcome: Outcome, json_out: bool) -> Non
     """The saved paths (or the JSON object) on stdout; if stdout fails, say where they are."""
     try:
         if json_out:
-            render.print_json(task_result(summary, outcome.task, outcome.saved))
+            contract.emit(task_result(summary, outcome.task, outcome.saved))
             return
         for item in outcome.saved:
             render.data(str(item.path))
@@ -64,19 +65,19 @@ def print_outcome(summary: TaskSummary, outcome: Outcome, json_out: bool) -> Non
 
 
 def report_failure(
-    exc: RunwayImgError, summary: TaskSummary | None, resume: Resume, json_out: bool
+    exc: RunwayImgError, summary: TaskSummary, resume: Resume, json_out: bool
 ) -> None:
-    """Before the boundary prints the error: add how to resume, and print what stdout owes
-    (the JSON object for a task that did not work out, the paths that were saved)."""
+    """Before the boundary prints the error: add how to resume, say what the JSON object
+    holds (the task as last seen, the files that were saved) and print the saved paths."""
     note = resume.note_for(exc)
     if note:
         exc.add_note(note)
     task_id = exc.task_id
-    if isinstance(exc, TaskError | SaveError) and task_id is not None:
-        known = replace(summary, id=task_id) if summary is not None else TaskSummary(task_id)
-        saved = exc.saved if isinstance(exc, SaveError) else ()
-        if json_out:
-            render.print_json(task_result(known, exc.task, saved))
-        else:
-            for item in saved:
-                render.data(str(getattr(item, "path", item)))
+    if task_id is None:
+        return
+    task = exc.task if isinstance(exc, TaskError | SaveError) else None
+    saved = exc.saved if isinstance(exc, SaveError) else ()
+    contract.known(task_result(replace(summary, id=task_id), task, saved))
+    if not json_out:
+        for item in saved:
+            render.data(str(getattr(item, "path", item)))

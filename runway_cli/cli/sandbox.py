@@ -9,6 +9,7 @@ import typer
 
 from runway_cli.cli import options
 from runway_cli.cli.boundary import boundary
+from runway_cli.cli.options import JsonOpt, QuietOpt
 
 
 @boundary
@@ -42,16 +43,20 @@ def sandbox(
             show_default=False,
         ),
     ] = None,
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Serve the local Runway-compatible sandbox in the foreground (Ctrl-C stops it).
 
     Prints shell lines to point runway-img (or any Runway client) at it.
     """
     from runway_cli import render
+    from runway_cli.cli import contract
     from runway_cli.errors import UsageError
     from runway_cli.input_checks import check_api_key
     from runway_cli.sandbox import SandboxServer, SandboxStateError, load_faults, new_key
 
+    options.begin(json_out=json_out, quiet=quiet)
     settings = options.resolve()
     if not 0 < task_seconds < float("inf"):
         raise UsageError(f"--task-seconds must be a positive number, not {task_seconds:g}.")
@@ -81,8 +86,11 @@ def sandbox(
             hint="Pick another --port (0 = any free port).",
         ) from None
     server.faults.replace(rules)
-    render.data(f"export RUNWAYML_BASE_URL={server.base_url}")
-    render.data(f"export RUNWAYML_API_SECRET={chosen_key}")
+    if json_out:
+        contract.emit({"baseUrl": server.base_url, "key": chosen_key})
+    else:
+        render.data(f"export RUNWAYML_BASE_URL={server.base_url}")
+        render.data(f"export RUNWAYML_API_SECRET={chosen_key}")
     render.note(f"Sandbox listening on {server.base_url} (no credits are spent). Ctrl-C stops it.")
     try:
         server.serve_forever()

@@ -15,6 +15,7 @@ from runway_cli.cli.options import (
     ForceOpt,
     JsonOpt,
     OutputOpt,
+    QuietOpt,
     SandboxOpt,
     TimeoutOpt,
     VerboseOpt,
@@ -32,6 +33,7 @@ def status(
     json_out: Annotated[
         bool, typer.Option("--json", help="Print the API's task object as JSON.")
     ] = False,
+    quiet: QuietOpt = False,
     api_key: ApiKeyOpt = None,
     base_url: BaseUrlOpt = None,
     sandbox: SandboxOpt = False,
@@ -39,15 +41,17 @@ def status(
 ) -> None:
     """Show a task: state, progress, created time, cost, outputs or failure."""
     from runway_cli import render
-    from runway_cli.cli import runs
+    from runway_cli.cli import contract, runs
     from runway_cli.input_checks import check_task_id
 
+    options.begin(json_out=json_out, quiet=quiet)
+    contract.known({"id": task_id})
     settings = options.resolve(api_key=api_key, base_url=base_url, sandbox=sandbox, verbose=verbose)
     task_id = check_task_id(task_id)
     with runs.start(settings) as run:
         task = run.conn.client.get_task(task_id)
     if json_out:
-        render.print_json(dict(task.raw))
+        contract.emit(dict(task.raw))
     else:
         for line in render.task_view(task):
             render.data(line)
@@ -66,6 +70,7 @@ def download(
     force: ForceOpt = False,
     timeout: TimeoutOpt = 600.0,
     json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
     api_key: ApiKeyOpt = None,
     base_url: BaseUrlOpt = None,
     sandbox: SandboxOpt = False,
@@ -73,15 +78,17 @@ def download(
 ) -> None:
     """Save a task's images from fresh URLs (waiting first if it is still running)."""
     from runway_cli import render
-    from runway_cli.cli import runs
+    from runway_cli.cli import contract, runs
     from runway_cli.cli.resume import Resume
     from runway_cli.errors import RunwayImgError, UsageError
     from runway_cli.history import History, Snapshot
     from runway_cli.input_checks import check_output_option, check_task_id, check_timeout
     from runway_cli.output_paths import OutputPlan
-    from runway_cli.results import TaskSummary
+    from runway_cli.results import TaskSummary, task_result
     from runway_cli.workflow import FollowPlan
 
+    options.begin(json_out=json_out, quiet=quiet)
+    contract.known(task_result(TaskSummary(task_id), None))
     settings = options.resolve(api_key=api_key, base_url=base_url, sandbox=sandbox, verbose=verbose)
     if last == (task_id is not None):
         raise UsageError("Give a task id or --last (not both).")
@@ -117,6 +124,7 @@ def download(
     summary = TaskSummary(task_id)
     if known is not None:
         summary = TaskSummary(task_id, model=known.model, ratio=known.ratio, prompt=known.prompt)
+    contract.known(task_result(summary, None))
     resume = Resume.for_run(settings, output, force)
     with runs.start(settings, label="Downloading") as run:
         try:
@@ -145,13 +153,17 @@ def _newest_task_id(snapshot: Snapshot, history: History) -> str:
 @boundary
 def history(
     limit: Annotated[int, typer.Option("-n", "--limit", help="How many tasks to show.")] = 20,
-    json_out: Annotated[bool, typer.Option("--json", help="Print a JSON array on stdout.")] = False,
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """List recent tasks from the local history (newest first)."""
     from runway_cli import render
+    from runway_cli.cli import contract
     from runway_cli.errors import UsageError
     from runway_cli.history import History
 
+    options.begin(json_out=json_out, quiet=quiet)
+    contract.known({"tasks": []})
     settings = options.resolve()
     if limit <= 0:
         raise UsageError("-n must be a positive number.")
@@ -163,7 +175,7 @@ def history(
         )
     rows = snapshot.entries[:limit]
     if json_out:
-        render.print_json([row.to_json() for row in rows])
+        contract.emit({"tasks": [row.to_json() for row in rows]})
         return
     if not rows:
         render.note(f"No tasks yet (history file: {store.path}).")
