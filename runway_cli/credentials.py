@@ -12,16 +12,19 @@ import secrets
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from runway_cli.errors import CredentialsError
 from runway_cli.input_checks import check_api_key
-from runway_cli.settings import KEY_ENV, Settings
+from runway_cli.profiles import DEFAULT_PROFILE
+from runway_cli.settings import KEY_ENV, PROFILE_ENV, Settings
 
 
 @dataclass(frozen=True)
 class ResolvedKey:
     key: str
-    source: str  # "--api-key", "RUNWAYML_API_SECRET" or the key file's path
+    source: str  # "--api-key", "RUNWAYML_API_SECRET", the key file's path, "--profile NAME"...
+    profile: str | None = None  # the profile the key belongs to, when it is a stored one
 
 
 def mask_key(key: str) -> str:
@@ -74,41 +77,76 @@ def _check_key_file(path: Path) -> os.stat_result | None:
     return info
 
 
-def read_stored_key(path: Path) -> tuple[str | None, list[str]]:
-    """The stored key (or None) and warnings about permissions we had to fix."""
+def read_keys(path: Path) -> tuple[dict[str, str], list[str]]:
+    """Every stored key by profile, and warnings about permissions we had to fix.
+
+    ``{"profiles": {NAME: {"api_key": KEY}}}``; the older ``{"api_key": KEY}`` (one key,
+    before profiles) is the ``default`` profile's.
+    """
     warnings: list[str] = []
     if _check_key_file(path) is None:
-        return None, warnings
+        return {}, warnings
     try:
         if _owned_by_us(path.parent.stat()) and ensure_private(path.parent, 0o700):
             warnings.append(f"{path.parent} was readable by other users; changed it to 0700.")
         if ensure_private(path, 0o600):
             warnings.append(f"{path} was readable by other users; changed it to 0600.")
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise CredentialsError(
             f"Cannot read the stored key at {path}: {exc.__class__.__name__}.",
             hint="Run: runway-img auth login",
         ) from None
-    key = data.get("api_key") if isinstance(data, dict) else None
-    if not isinstance(key, str) or not key:
+    keys = _keys_in(data)
+    if keys is None:
         raise CredentialsError(
             f"The key file {path} has no api_key.", hint="Run: runway-img auth login"
         )
-    return key, warnings
+    return keys, warnings
+
+
+def _keys_in(data: Any) -> dict[str, str] | None:
+    if not isinstance(data, dict):
+        return None
+    if isinstance(data.get("api_key"), str) and data["api_key"]:
+        return {DEFAULT_PROFILE: data["api_key"]}
+    profiles = data.get("profiles")
+    if not isinstance(profiles, dict):
+        return None
+    return {
+        name: entry["api_key"]
+        for name, entry in profiles.items()
+        if isinstance(entry, dict) and isinstance(entry.get("api_key"), str) and entry["api_key"]
+    }
+
+
+def read_stored_key(path: Path, profile: str = DEFAULT_PROFILE) -> tuple[str | None, list[str]]:
+    """One profile's stored key (or None) and permission warnings."""
+    keys, warnings = read_keys(path)
+    return keys.get(profile), warnings
 
 
 def resolve_key(settings: Settings) -> tuple[ResolvedKey, list[str]]:
+    """--api-key, then --profile's key, then RUNWAYML_API_SECRET, then RUNWAY_IMG_PROFILE's
+    key, then the current profile's (``auth use``, else ``default``)."""
     if settings.api_key_flag is not None:
         return ResolvedKey(check_api_key(settings.api_key_flag, "--api-key"), "--api-key"), []
+    path = settings.paths.credentials
+    choice = settings.profile
+    if choice.flag:
+        return _profile_key(path, choice.flag, "--profile")
     if settings.api_key_env:
         return ResolvedKey(check_api_key(settings.api_key_env, KEY_ENV), KEY_ENV), []
-    path = settings.paths.credentials
-    stored, warnings = read_stored_key(path)
+    if choice.env:
+        return _profile_key(path, choice.env, PROFILE_ENV)
+    stored, warnings = read_stored_key(path, choice.current)
     if stored is not None:
-        return ResolvedKey(check_api_key(stored, str(path)), str(path)), warnings
+        source = str(path) if choice.current == DEFAULT_PROFILE else f"{path} ({choice.current})"
+        return ResolvedKey(check_api_key(stored, source), source, choice.current), warnings
     raise CredentialsError(
-        "No Runway API key found.",
+        "No Runway API key found."
+        if choice.current == DEFAULT_PROFILE
+        else f"No key stored for the current profile {choice.current!r}.",
         hint=(
             f"Run `runway-img auth login`, or set {KEY_ENV}, or pass --api-key. "
             "To try generate, status or download without a key, add --sandbox."
@@ -116,13 +154,24 @@ def resolve_key(settings: Settings) -> tuple[ResolvedKey, list[str]]:
     )
 
 
-def store_key(path: Path, key: str) -> Path:
-    """Write the key atomically to ``path`` with mode 0600 in a 0700 directory."""
+def _profile_key(path: Path, profile: str, how: str) -> tuple[ResolvedKey, list[str]]:
+    stored, warnings = read_stored_key(path, profile)
+    if stored is None:
+        raise CredentialsError(
+            f"No key stored for profile {profile!r} (chosen by {how}).",
+            hint=f"Run: runway-img auth login --profile {profile} (see: runway-img auth list)",
+        )
+    source = f"{how} {profile}"
+    return ResolvedKey(check_api_key(stored, source), source, profile), warnings
+
+
+def store_key(path: Path, key: str, profile: str = DEFAULT_PROFILE) -> Path:
+    """Store ``profile``'s key, atomically, in ``path`` (mode 0600 in a 0700 directory)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         if _owned_by_us(path.parent.stat()):
             ensure_private(path.parent, 0o700)
-        _check_key_file(path)  # an existing key file must be ours and a file
+        keys, _ = read_keys(path)  # an existing key file must be ours and a file
     except (FileExistsError, NotADirectoryError):
         raise CredentialsError(
             f"Cannot store the key: {path.parent} is not a folder.",
@@ -133,8 +182,10 @@ def store_key(path: Path, key: str) -> Path:
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_EXCL, 0o600)
+        keys[profile] = key
+        data = {"profiles": {name: {"api_key": k} for name, k in sorted(keys.items())}}
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({"api_key": key}, fh)
+            json.dump(data, fh)
             fh.write("\n")
         os.replace(tmp, path)
     except OSError as exc:
@@ -146,12 +197,22 @@ def store_key(path: Path, key: str) -> Path:
     return path
 
 
-def delete_key(path: Path) -> Path | None:
-    """Remove the key file (only a regular file of ours); None when there was none."""
-    if _check_key_file(path) is None:
-        return None
+def delete_key(path: Path, profile: str = DEFAULT_PROFILE) -> bool:
+    """Remove ``profile``'s key (the file goes with the last one); False when there was none."""
+    keys, _ = read_keys(path)
+    if profile not in keys:
+        return False
+    del keys[profile]
     try:
-        path.unlink()
+        if not keys:
+            path.unlink()
+            return True
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump({"profiles": {n: {"api_key": k} for n, k in sorted(keys.items())}}, fh)
+            fh.write("\n")
+        os.replace(tmp, path)
     except OSError as exc:
-        raise CredentialsError(f"Cannot remove the key file {path}: {exc.strerror}.") from None
-    return path
+        raise CredentialsError(f"Cannot update the key file {path}: {exc.strerror}.") from None
+    return True

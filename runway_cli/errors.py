@@ -86,11 +86,13 @@ class APIError(RunwayImgError):
         error: str | None = None,
         issues: Sequence[Issue] = (),
         hint: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message, hint)
         self.status_code = status_code
         self.error = error
         self.issues = tuple(issues)
+        self.retry_after = retry_after  # seconds the server asked us to wait, if it said
 
 
 class BadRequestError(APIError):
@@ -136,8 +138,11 @@ class RateLimitError(APIError):
         error: str | None = None,
         hint: str | None = None,
         daily_limit: bool = False,
+        retry_after: float | None = None,
     ) -> None:
-        super().__init__(message, status_code=status_code, error=error, hint=hint)
+        super().__init__(
+            message, status_code=status_code, error=error, hint=hint, retry_after=retry_after
+        )
         self.daily_limit = daily_limit
         if daily_limit:
             self.kind = "daily_limit"
@@ -201,9 +206,22 @@ class TaskGoneError(TaskCancelledError):
 
 
 class WaitTimeoutError(TaskError):
-    """We stopped waiting; the task is still running on the server."""
+    """We stopped waiting; the task is still running on the server (unless ``cancelled``:
+    --cancel-on-timeout cancelled it)."""
 
     kind = "timeout"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        task_id: str,
+        task: Task | None = None,
+        hint: str | None = None,
+        cancelled: bool = False,
+    ) -> None:
+        super().__init__(message, task_id=task_id, task=task, hint=hint)
+        self.cancelled = cancelled
 
 
 class SaveError(RunwayImgError):

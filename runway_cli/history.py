@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,8 +90,13 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+EVENTS = ("created", "ambiguous", "finished", "cancelled", "deleted")
+# Events that only update a task already known by its id.
+_UPDATES = ("finished", "cancelled", "deleted")
+
+
 def _well_formed(rec: Any) -> bool:
-    if not isinstance(rec, dict) or rec.get("event") not in ("created", "ambiguous", "finished"):
+    if not isinstance(rec, dict) or rec.get("event") not in EVENTS:
         return False
     for name, types in _FIELD_TYPES.items():
         value = rec.get(name)
@@ -100,7 +105,7 @@ def _well_formed(rec: Any) -> bool:
     files = rec.get("files") or []
     if not all(isinstance(f, str) for f in files):
         return False
-    return rec["event"] != "finished" or isinstance(rec.get("id"), str)
+    return rec["event"] not in _UPDATES or isinstance(rec.get("id"), str)
 
 
 class History:
@@ -158,6 +163,84 @@ class History:
         ordered.reverse()
         return Snapshot(ordered, bad)
 
+    def clear(self) -> int:
+        """Remove every task; how many there were."""
+        removed, _ = self._rewrite_locked(lambda lines: ([], *_count_tasks(lines)))
+        return removed
+
+    def prune(self, older_than_days: float, *, now: float | None = None) -> tuple[int, int]:
+        """Drop every line of the tasks created more than ``older_than_days`` ago (and lines
+        that are not records); ``(removed, kept)`` task counts. Rewritten under the lock, so
+        concurrent appends are not lost."""
+        cutoff = time.strftime(
+            "%Y-%m-%dT%H:%M:%SZ",
+            time.gmtime((time.time() if now is None else now) - older_than_days * 86400),
+        )
+        return self._rewrite_locked(lambda lines: _prune_lines(lines, cutoff))
+
+    def _rewrite_locked(
+        self, change: Callable[[list[str]], tuple[list[str], int, int]]
+    ) -> tuple[int, int]:
+        try:
+            fd = os.open(self.path, os.O_RDWR)
+        except FileNotFoundError:
+            return 0, 0
+        except OSError as exc:
+            raise UsageError(f"Cannot open {self.path}: {exc.strerror or exc}.") from None
+        try:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            with os.fdopen(os.dup(fd), "rb") as fh:
+                lines = fh.read().decode("utf-8", "replace").splitlines()
+            kept_lines, removed, kept = change(lines)
+            self._rewrite(fd, kept_lines)
+        finally:
+            os.close(fd)
+        return removed, kept
+
+    def _rewrite(self, fd: int, lines: list[str]) -> None:
+        """Rewrite the locked file in place: appenders waiting on the same lock then add to
+        this file (a rename would leave them writing to the unlinked old one)."""
+        data = "".join(line + "\n" for line in lines).encode("utf-8")
+        try:
+            os.ftruncate(fd, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            _write_all(fd, data)
+        except OSError as exc:
+            raise UsageError(f"Cannot rewrite {self.path}: {exc.strerror or exc}.") from None
+
+
+def _count_tasks(lines: list[str]) -> tuple[int, int]:
+    _, removed, kept = _prune_lines(lines, "9999")  # every task is older than year 9999
+    return removed, kept
+
+
+def _prune_lines(lines: list[str], cutoff: str) -> tuple[list[str], int, int]:
+    """The lines to keep: those of tasks created at or after ``cutoff`` (ISO UTC text)."""
+    old_ids: set[str] = set()
+    parsed: list[tuple[str, dict[str, Any]]] = []
+    for line in lines:
+        try:
+            rec = json.loads(line)
+        except (ValueError, RecursionError):
+            continue
+        if not _well_formed(rec):
+            continue
+        parsed.append((line, rec))
+        if rec["event"] in ("created", "ambiguous") and rec["time"] < cutoff and rec.get("id"):
+            old_ids.add(rec["id"])
+    kept_lines = []
+    removed = kept = 0
+    for line, rec in parsed:
+        is_start = rec["event"] in ("created", "ambiguous")
+        old = rec.get("id") in old_ids or (is_start and rec["time"] < cutoff)
+        if old:
+            removed += is_start
+            continue
+        kept += is_start
+        kept_lines.append(line)
+    return kept_lines, removed, kept
+
 
 def _write_all(fd: int, data: bytes) -> None:
     """Write every byte or raise OSError (a short write on a nearly full disk is an error)."""
@@ -187,12 +270,13 @@ def _fold(rec: Mapping[str, Any], by_id: dict[str, Entry], ordered: list[Entry])
         if task_id:
             by_id[task_id] = entry
         return
-    assert isinstance(task_id, str)  # _well_formed: finished events have an id
+    assert isinstance(task_id, str)  # _well_formed: updates have an id
     if task_id not in by_id:
         by_id[task_id] = Entry(id=task_id, created=rec["time"])
         ordered.append(by_id[task_id])
     entry = by_id[task_id]
-    entry.status = rec.get("status") or entry.status
+    default = {"cancelled": "CANCELLED", "deleted": "DELETED"}.get(event, entry.status)
+    entry.status = rec.get("status") or default
     if rec.get("cost") is not None:
         entry.cost = rec["cost"]
     if rec.get("files"):

@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 
 from runway_cli.api.types import Task, TaskStatus
 from runway_cli.errors import (
+    AmbiguousCreateError,
+    APIError,
+    InvalidResponseError,
+    NetworkError,
     NotFoundError,
+    RateLimitError,
+    RunwayImgError,
+    ServerError,
     TaskCancelledError,
     TaskFailedError,
     TaskGoneError,
@@ -84,6 +91,13 @@ def raise_for_outcome(task: Task) -> None:
         raise TaskCancelledError(f"Task {task.id} was cancelled.", task_id=task.id, task=task)
 
 
+def is_transient(exc: RunwayImgError) -> bool:
+    """A poll failure worth riding out: the service is down or busy, the task is not."""
+    if isinstance(exc, AmbiguousCreateError):
+        return False
+    return isinstance(exc, NetworkError | ServerError | RateLimitError | InvalidResponseError)
+
+
 def wait_for_task(
     get_task: Callable[[str], Task],
     task_id: str,
@@ -91,6 +105,7 @@ def wait_for_task(
     timeout: float,
     schedule: PollSchedule | None = None,
     on_update: Callable[[Task], None] = lambda task: None,
+    on_trouble: Callable[[RunwayImgError], None] = lambda exc: None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     current: Task | None = None,
@@ -98,8 +113,12 @@ def wait_for_task(
     """Poll until the task ends; return it if SUCCEEDED, else raise the typed error.
 
     ``current`` is a task already fetched: if it has ended no request is made. Any status
-    other than SUCCEEDED, FAILED and CANCELLED counts as still in progress. A 404 for the
-    task means it was cancelled or deleted elsewhere (``TaskGoneError``).
+    other than SUCCEEDED, FAILED and CANCELLED counts as still in progress. Transient poll
+    failures (connection errors, 5xx, 429, answers that are not JSON) are ridden out for as
+    long as ``timeout`` allows: ``on_trouble`` hears of the first of a run of them; a
+    ``Retry-After`` is honoured. If the wait ends while they last, the last one is raised as
+    a ``NetworkError`` (the service, not the task, is the problem). A 404 for the task means
+    it was cancelled or deleted elsewhere (``TaskGoneError``).
     """
     if current is not None:
         on_update(current)
@@ -108,11 +127,13 @@ def wait_for_task(
             return current
     deadline = clock() + timeout
     task = current
+    trouble: RunwayImgError | None = None
     for delay in (schedule or PollSchedule()).delays():
         remaining = deadline - clock()
         if remaining <= 0:
             break
-        sleep(min(delay, remaining))
+        asked = trouble.retry_after if isinstance(trouble, APIError) else None
+        sleep(min(max(delay, asked or 0.0), remaining))
         try:
             task = get_task(task_id)
         except NotFoundError as exc:
@@ -121,10 +142,23 @@ def wait_for_task(
                 task_id=task_id,
                 task=task,
             ) from exc
+        except RunwayImgError as exc:
+            if not is_transient(exc):
+                raise
+            if trouble is None:
+                on_trouble(exc)
+            trouble = exc
+            continue
+        trouble = None
         on_update(task)
         if task.status.is_terminal:
             raise_for_outcome(task)
             return task
+    if trouble is not None:
+        raise NetworkError(
+            f"Stopped waiting after {timeout:g}s: Runway is not answering ({trouble.message}).",
+            hint="The task may still finish; try again later.",
+        ) from trouble
     state = task.status_text if task is not None else "unknown"
     raise WaitTimeoutError(
         f"Stopped waiting after {timeout:g}s; task {task_id} is still {state}.",

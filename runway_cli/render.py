@@ -16,12 +16,13 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 
-from runway_cli.api.types import Task, TaskStatus
+from runway_cli.api.types import Organization, Task, TaskStatus
 from runway_cli.catalog import Model
 from runway_cli.errors import APIError, FollowError, RunwayImgError, StdoutError
 from runway_cli.reporting import Reporter
@@ -125,6 +126,23 @@ def data(line: str) -> None:
         _silence_stdout()
         raise StdoutError("stdout was closed by the reader.", broken_pipe=True) from None
     except (OSError, ValueError) as exc:
+        _silence_stdout()
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise StdoutError(f"Could not write to stdout: {reason}.", broken_pipe=False) from None
+
+
+def write_bytes(path: Path) -> None:
+    """A file's bytes on stdout (``-o -``); a failing stdout is a ``StdoutError``."""
+    try:
+        stream = sys.stdout.buffer
+        with path.open("rb") as fh:
+            while chunk := fh.read(64 * 1024):
+                stream.write(chunk)
+        stream.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+        raise StdoutError("stdout was closed by the reader.", broken_pipe=True) from None
+    except (OSError, ValueError, AttributeError) as exc:
         _silence_stdout()
         reason = getattr(exc, "strerror", None) or str(exc)
         raise StdoutError(f"Could not write to stdout: {reason}.", broken_pipe=False) from None
@@ -436,11 +454,36 @@ def history_lines(rows: list[Entry]) -> list[str]:
 
 def auth_lines(info: dict[str, Any]) -> list[str]:
     """``runway-img auth status`` as lines."""
-    lines = [f"Key:     {info['key']} (from {info['source']})", f"API:     {info['baseUrl']}"]
+    lines = [
+        f"Key:     {info['key']} (from {info['source']})",
+        f"Profile: {info.get('profile')} ({info.get('profileSource')})",
+        f"API:     {info['baseUrl']}",
+    ]
     if info["valid"]:
         lines.append(f"Valid:   yes (credit balance: {info.get('creditBalance')})")
     elif info["valid"] is None:
         lines.append("Valid:   unknown (the API could not be reached)")
     else:
         lines.append("Valid:   no")
+    return lines
+
+
+def credits_lines(org: Organization) -> list[str]:
+    """``runway-img credits``: the balance, then one row per model."""
+    balance = "unknown" if org.credit_balance is None else f"{org.credit_balance:,}"
+    lines = [f"Credit balance: {balance}"]
+    if org.max_monthly_spend is not None:
+        lines.append(f"Monthly spend limit: {org.max_monthly_spend:,}")
+    rows = [("MODEL", "CONCURRENT", "DAILY LIMIT", "USED TODAY")]
+    for name, limits in org.models.items():
+        rows.append(
+            (
+                name,
+                "-" if limits.max_concurrent is None else str(limits.max_concurrent),
+                "-" if limits.max_daily is None else str(limits.max_daily),
+                str(limits.used_today),
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     return lines

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from runway_cli.api.types import Task, TaskStatus
+from runway_cli.api.types import Organization, Task, TaskStatus
 from runway_cli.saving import SavedFile
 
 
@@ -43,3 +43,20 @@ def task_result(
         result["failure"] = task.failure.message if task.failure else None
         result["failureCode"] = task.failure.code if task.failure else None
     return result
+
+
+def organization_result(org: Organization) -> dict[str, Any]:
+    """``credits --json``: ``{"creditBalance", "maxMonthlyCreditSpend", "models": {id:
+    {"maxConcurrentGenerations", "maxDailyGenerations", "dailyGenerations"}}}``."""
+    return {
+        "creditBalance": org.credit_balance,
+        "maxMonthlyCreditSpend": org.max_monthly_spend,
+        "models": {
+            name: {
+                "maxConcurrentGenerations": limits.max_concurrent,
+                "maxDailyGenerations": limits.max_daily,
+                "dailyGenerations": limits.used_today,
+            }
+            for name, limits in org.models.items()
+        },
+    }

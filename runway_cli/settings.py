@@ -19,6 +19,7 @@ import platformdirs
 from runway_cli.api.retry import RetryPolicy
 from runway_cli.errors import UsageError
 from runway_cli.polling import PollSchedule
+from runway_cli.profiles import DEFAULT_PROFILE, ConfigFile, Profile, check_name
 from runway_cli.wire import DEFAULT_BASE_URL
 
 APP_NAME = "runway-img"
@@ -31,6 +32,8 @@ SANDBOX_SECONDS_ENV = "RUNWAY_IMG_SANDBOX_TASK_SECONDS"
 POLL_INTERVAL_ENV = "RUNWAY_IMG_POLL_INTERVAL"
 RETRY_BACKOFF_ENV = "RUNWAY_IMG_RETRY_BACKOFF"
 HTTP_TIMEOUT_ENV = "RUNWAY_IMG_HTTP_TIMEOUT"
+PROFILE_ENV = "RUNWAY_IMG_PROFILE"
+CA_BUNDLE_ENVS = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
 DEFAULT_HTTP_TIMEOUT = 30.0
 DEFAULT_SANDBOX_SECONDS = 2.0
 
@@ -47,6 +50,10 @@ class Paths:
     @property
     def credentials(self) -> Path:
         return self.config_dir / "credentials.json"
+
+    @property
+    def config_file(self) -> Path:
+        return self.config_dir / "config.json"
 
     @property
     def sandbox_state(self) -> Path:
@@ -68,6 +75,18 @@ class Paths:
 
 
 @dataclass(frozen=True)
+class ProfileChoice:
+    """Which profile is in use and why; the profile named by --profile or RUNWAY_IMG_PROFILE
+    and the current one (``auth use``) each have their place in the key precedence."""
+
+    active: str
+    source: str  # "--profile", "RUNWAY_IMG_PROFILE", "auth use" or "default"
+    flag: str | None = None
+    env: str | None = None
+    current: str = DEFAULT_PROFILE
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything a command needs to know about where and how to talk to Runway."""
 
@@ -81,6 +100,11 @@ class Settings:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     http_timeout: float = DEFAULT_HTTP_TIMEOUT
     base_url_flag: str | None = None
+    profile: ProfileChoice = field(
+        default_factory=lambda: ProfileChoice(DEFAULT_PROFILE, "default")
+    )
+    defaults: Profile = field(default_factory=lambda: Profile(DEFAULT_PROFILE))
+    ca_bundle: str | None = None  # REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE or SSL_CERT_FILE
 
     @classmethod
     def resolve(
@@ -89,16 +113,18 @@ class Settings:
         api_key: str | None = None,
         base_url: str | None = None,
         sandbox: bool = False,
+        profile: str | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> Settings:
         env = os.environ if environ is None else environ
+        paths = Paths.resolve(env)
+        config = ConfigFile.load(paths.config_file)
+        choice = _choose_profile(profile, env.get(PROFILE_ENV) or None, config.current)
         interval = positive_seconds(env, POLL_INTERVAL_ENV)
         backoff = positive_seconds(env, RETRY_BACKOFF_ENV)
         return cls(
-            paths=Paths.resolve(env),
-            base_url=base_url
-            if base_url is not None
-            else env.get(BASE_URL_ENV) or DEFAULT_BASE_URL,
+            paths=paths,
+            base_url=_base_url(base_url, env, config, choice),
             base_url_flag=base_url,
             api_key_flag=api_key,
             api_key_env=env.get(KEY_ENV) or None,
@@ -108,7 +134,38 @@ class Settings:
             poll=PollSchedule.fixed(interval) if interval else PollSchedule(),
             retry=RetryPolicy(backoff=backoff) if backoff else RetryPolicy(),
             http_timeout=positive_seconds(env, HTTP_TIMEOUT_ENV) or DEFAULT_HTTP_TIMEOUT,
+            profile=choice,
+            defaults=config.profile(choice.active),
+            ca_bundle=next((env[n] for n in CA_BUNDLE_ENVS if env.get(n)), None),
         )
+
+
+def _choose_profile(flag: str | None, env: str | None, current: str | None) -> ProfileChoice:
+    if flag is not None:
+        check_name(flag)
+    if env is not None:
+        check_name(env)
+    base = current or DEFAULT_PROFILE
+    if flag:
+        return ProfileChoice(flag, "--profile", flag, env, base)
+    if env:
+        return ProfileChoice(env, PROFILE_ENV, flag, env, base)
+    return ProfileChoice(base, "auth use" if current else "default", flag, env, base)
+
+
+def _base_url(
+    flag: str | None, env: Mapping[str, str], config: ConfigFile, choice: ProfileChoice
+) -> str:
+    """--base-url, then --profile's, then RUNWAYML_BASE_URL, then RUNWAY_IMG_PROFILE's,
+    then the current profile's, then the production API (the key's precedence, mirrored)."""
+    candidates = (
+        flag,
+        config.profile(choice.flag).get("base-url") if choice.flag else None,
+        env.get(BASE_URL_ENV) or None,
+        config.profile(choice.env).get("base-url") if choice.env else None,
+        config.profile(choice.current).get("base-url"),
+    )
+    return next((c for c in candidates if c is not None), DEFAULT_BASE_URL)
 
 
 def truthy(value: str | None) -> bool:

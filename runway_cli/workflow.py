@@ -8,10 +8,11 @@ the task id, the task, the files that were saved.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from runway_cli.api.client import RunwayClient
@@ -21,12 +22,15 @@ from runway_cli.errors import (
     FollowError,
     Interrupted,
     InvalidResponseError,
+    NetworkError,
+    NotFoundError,
     RunwayImgError,
     SaveError,
     Stage,
     TaskError,
     TaskGoneError,
     UsageError,
+    WaitTimeoutError,
 )
 from runway_cli.history import History
 from runway_cli.input_checks import is_loopback
@@ -47,6 +51,19 @@ class FollowPlan:
     output: OutputPlan
     timeout: float
     schedule: PollSchedule
+    cancel_on_timeout: bool = False
+    to_stdout: bool = False  # -o -: one image, for stdout (the history records "-")
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """What ``cancel`` did to one task. ``action``: cancelled (it was still in progress),
+    deleted (it had finished), gone (404: already cancelled or deleted), kept (not confirmed).
+    ``status``: the state the server reported before, which decides any refund."""
+
+    id: str
+    action: str
+    status: str | None
 
 
 @dataclass(frozen=True)
@@ -130,11 +147,34 @@ class Workflow:
             return created, None
         return created, self.follow(created.id, plan)
 
+    # -- cancelling -------------------------------------------------------------------------
+
+    def cancel(self, task_id: str, confirm_delete: Callable[[Task], bool]) -> Cancelled:
+        """Cancel a task in progress, or delete a finished one if ``confirm_delete`` agrees."""
+        try:
+            task = self.client.get_task(task_id)
+        except NotFoundError:
+            return Cancelled(task_id, "gone", None)
+        if task.status.is_terminal and not confirm_delete(task):
+            return Cancelled(task_id, "kept", task.status_text)
+        try:
+            self.client.delete_task(task_id)
+        except NotFoundError:
+            return Cancelled(task_id, "gone", task.status_text)
+        action = "deleted" if task.status.is_terminal else "cancelled"
+        self._record(action, id=task_id, note=f"{action} while {task.status_text}")
+        return Cancelled(task_id, action, task.status_text)
+
     # -- following --------------------------------------------------------------------------
 
     def download(self, task_id: str, plan: FollowPlan) -> Outcome:
         """Fetch a task (for fresh URLs), check where its outputs go, then follow it."""
         task = self.client.get_task(task_id)
+        if plan.to_stdout and len(task.output_urls) > 1:
+            raise UsageError(
+                f"-o - writes one image to stdout; task {task_id} has {len(task.output_urls)}.",
+                hint="Save them to a folder instead: -o FOLDER/",
+            )
         if task.status is TaskStatus.SUCCEEDED and task.output_urls:
             # Known names before any download: a clash is bad input (exit 2), not a failure.
             check_destinations(plan.output, task)
@@ -158,7 +198,7 @@ class Workflow:
                 note=f"not all saved: {exc.message}",
             )
             raise
-        self._finished(task_id, outcome.task, saved=outcome.saved)
+        self._finished(task_id, outcome.task, saved=outcome.saved, to_stdout=plan.to_stdout)
         return outcome
 
     def _finished(
@@ -169,25 +209,55 @@ class Workflow:
         saved: tuple[Any, ...] = (),
         note: str | None = None,
         status: str | None = None,
+        to_stdout: bool = False,
     ) -> None:
+        files = [str(item.path.resolve()) for item in saved if isinstance(item, SavedFile)]
         self._record(
             "finished",
             id=task_id,
             status=status or (task.status_text if task is not None else "SUCCEEDED"),
             cost=task.credits if task is not None and task.credits_final else None,
-            files=[str(item.path.resolve()) for item in saved if isinstance(item, SavedFile)],
+            files=["-"] if to_stdout and files else files,
             note=note,
+        )
+
+    def _cancel_after_timeout(self, task_id: str, cause: RunwayImgError) -> NoReturn:
+        """--cancel-on-timeout: cancel the task the wait gave up on, and say what happened."""
+        last = cause.task if isinstance(cause, TaskError) else None
+        try:
+            self.client.delete_task(task_id)
+        except NotFoundError:
+            pass  # already gone: nothing left to cancel
+        except RunwayImgError as exc:
+            failed = NetworkError(
+                f"{cause.message.rstrip('.')}; could not cancel task {task_id} "
+                f"({exc.message.rstrip('.')}), so it was not cancelled.",
+                hint="Cancel it later with: runway-img cancel " + task_id,
+            )
+            raise FollowError(failed, task_id=task_id) from exc
+        self._record("cancelled", id=task_id, note="cancelled after --timeout")
+        raise WaitTimeoutError(
+            f"{cause.message.rstrip('.')}; cancelled it on the server (--cancel-on-timeout).",
+            task_id=task_id,
+            task=last,
+            cancelled=True,
+        ) from cause
+
+    def _trouble(self, exc: RunwayImgError) -> None:
+        self.reporter.warning(
+            f"Runway is not answering ({exc.message.rstrip('.')}); still trying until the timeout."
         )
 
     def _wait_and_save(self, task_id: str, plan: FollowPlan, current: Task | None) -> Outcome:
         self.reporter.started(task_id)
         try:
             task = wait_for_task(
-                self.client.get_task,
+                partial(self.client.get_task, once=True),  # the wait itself retries
                 task_id,
                 timeout=plan.timeout,
                 schedule=plan.schedule,
                 on_update=self.reporter.progress,
+                on_trouble=self._trouble,
                 current=current,
             )
         except KeyboardInterrupt:
@@ -196,9 +266,15 @@ class Workflow:
                 stage=Stage.WAITING,
                 task_id=task_id,
             ) from None
+        except WaitTimeoutError as exc:
+            if plan.cancel_on_timeout:
+                self._cancel_after_timeout(task_id, exc)
+            raise
         except TaskError:
             raise
         except RunwayImgError as exc:
+            if plan.cancel_on_timeout and isinstance(exc, NetworkError):
+                self._cancel_after_timeout(task_id, exc)
             # Polling failed, but the task exists and is paid for: never lose its id.
             raise FollowError(exc, task_id=task_id) from exc
         if not task.output_urls:
@@ -213,6 +289,8 @@ class Workflow:
             raise FollowError(cause, task_id=task_id) from None
         saved: list[SavedFile] = []
         try:
+            if plan.to_stdout and len(task.output_urls) > 1:
+                raise SaveError(f"-o - writes one image; task {task_id} made several.")
             self._save_all(task, plan.output, saved)
         except SaveError as exc:
             raise SaveError(

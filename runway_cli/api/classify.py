@@ -151,8 +151,8 @@ def classify_status(
     """An HTTP error answer. ``from_api``: it came from the API's base URL (not a file host),
     so a 404 without the API's JSON error body means the URL is not the API at all."""
     status = response.status_code
-    error = _api_error(method, label, response)
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    error = _api_error(method, label, response, retry_after)
     response.close()
     if from_api and status == 404 and error.error is None:
         host = urlsplit(response.url).netloc
@@ -205,7 +205,9 @@ def _parse_issues(body: dict[str, Any]) -> list[errors.Issue]:
     return issues
 
 
-def _api_error(method: str, label: str, response: requests.Response) -> errors.APIError:
+def _api_error(
+    method: str, label: str, response: requests.Response, retry_after: float | None
+) -> errors.APIError:
     """The typed error for an HTTP error answer, classified once from the server's own body:
     the daily-limit 429 and the not-enough-credits 400 can only be told apart that way."""
     status = response.status_code
@@ -228,6 +230,7 @@ def _api_error(method: str, label: str, response: requests.Response) -> errors.A
             error=server_text,
             daily_limit=daily,
             hint=_DAILY_HINT if daily else _HINTS[429],
+            retry_after=retry_after,
         )
     if status == 400 and "enough credits" in lowered:
         return errors.InsufficientCreditsError(
@@ -242,4 +245,5 @@ def _api_error(method: str, label: str, response: requests.Response) -> errors.A
         error=server_text,
         issues=_parse_issues(body) if isinstance(body, dict) else (),
         hint=_HINTS.get(status, _SERVER_HINT if status >= 500 else None),
+        retry_after=retry_after,
     )

@@ -16,7 +16,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -162,8 +162,9 @@ class RunwayClient:
             raw=data,
         )
 
-    def get_task(self, task_id: str) -> Task:
-        data = self._call("GET", f"/v1/tasks/{task_id}")
+    def get_task(self, task_id: str, *, once: bool = False) -> Task:
+        """The task now. ``once``: a single attempt (a wait retries by polling again)."""
+        data = self._call("GET", f"/v1/tasks/{task_id}", once=once)
         if not isinstance(data, dict) or not isinstance(data.get("status"), str):
             raise errors.InvalidResponseError(
                 f"The answer for task {task_id} has no status field.",
@@ -252,7 +253,15 @@ class RunwayClient:
 
     # -- plumbing --------------------------------------------------------------------------
 
-    def _call(self, method: str, path: str, *, json: Any = None, is_create: bool = False) -> Any:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        is_create: bool = False,
+        once: bool = False,
+    ) -> Any:
         response = self._send(
             self.session,
             method,
@@ -260,6 +269,7 @@ class RunwayClient:
             label=path,
             json=json,
             is_create=is_create,
+            once=once,
             timeout=(CONNECT_TIMEOUT, self.read_timeout),
         )
         if response.status_code == 204 or not response.content:
@@ -281,8 +291,10 @@ class RunwayClient:
         *,
         label: str,
         is_create: bool = False,
+        once: bool = False,
         **kwargs: Any,
     ) -> requests.Response:
+        policy = replace(self.retry, max_attempts=1) if once else self.retry
         started = self._clock()
         attempt = 0
         while True:
@@ -291,7 +303,7 @@ class RunwayClient:
             if verdict.response is not None:
                 return verdict.response
             assert verdict.error is not None
-            wait = self.retry.decide(
+            wait = policy.decide(
                 attempt=attempt,
                 elapsed=self._clock() - started,
                 retryable=verdict.retryable,

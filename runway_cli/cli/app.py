@@ -7,12 +7,13 @@ from typing import Annotated
 import typer
 
 from runway_cli import __version__
-from runway_cli.cli import auth, generate, models, sandbox, tasks
+from runway_cli.cli import auth, cancel, config, credits, generate, models, sandbox, tasks
 
 EXIT_CODES = (
     "Exit codes: 0 ok, 1 unexpected error, 2 bad input, 3 missing/invalid key, "
     "4 task failed, 5 task cancelled, 6 timed out waiting, 7 network/server trouble, "
-    "8 saving failed, 130 interrupted."
+    "8 writing the output failed (files or stdout), 130 interrupted, "
+    "141 stdout closed by the reader."
 )
 
 app = typer.Typer(
@@ -48,5 +49,8 @@ app.command("status")(tasks.status)
 app.command("download")(tasks.download)
 app.command("models")(models.models)
 app.command("history")(tasks.history)
+app.command("cancel", epilog=cancel.EXAMPLE)(cancel.cancel)
+app.command("credits", epilog="Example: runway-img credits --json")(credits.credits)
 app.add_typer(auth.auth_app, name="auth")
+app.add_typer(config.config_app, name="config")
 app.command("sandbox")(sandbox.sandbox)

@@ -1,4 +1,5 @@
-"""``runway-img auth login|status|logout``: store, check and remove the API key."""
+"""``runway-img auth login|status|list|use|logout``: store, check, choose and remove API keys,
+one per profile."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ import typer
 
 from runway_cli.cli import options
 from runway_cli.cli.boundary import boundary
-from runway_cli.cli.options import ApiKeyOpt, BaseUrlOpt, JsonOpt, QuietOpt
+from runway_cli.cli.options import ApiKeyOpt, BaseUrlOpt, JsonOpt, ProfileOpt, QuietOpt
 
 if TYPE_CHECKING:
     from runway_cli.settings import Settings
 
-auth_app = typer.Typer(help="Store, check and remove your Runway API key.", no_args_is_help=True)
+auth_app = typer.Typer(
+    help="Store, check, choose and remove your Runway API keys (one per profile).",
+    no_args_is_help=True,
+)
 
 
 def _read_key(with_token: bool) -> tuple[str, str]:
@@ -34,38 +38,52 @@ def _read_key(with_token: bool) -> tuple[str, str]:
     return key, "the prompt"
 
 
-@auth_app.command("login")
+@auth_app.command("login", epilog='Example: echo "$KEY" | runway-img auth login --profile work')
 @boundary
 def login(
     with_token: Annotated[
         bool, typer.Option("--with-token", help="Read the key from stdin instead of prompting.")
     ] = False,
     base_url: BaseUrlOpt = None,
+    profile: ProfileOpt = None,
     verify: Annotated[
         bool, typer.Option("--verify/--no-verify", help="Check the key with the API first.")
     ] = True,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Store your API key (read from a hidden prompt, or from stdin)."""
+    """Store an API key (from a hidden prompt, or stdin) for a profile (default: current)."""
+    from dataclasses import replace
+
     from runway_cli import render
     from runway_cli.cli import contract
     from runway_cli.credentials import store_key
-    from runway_cli.input_checks import check_api_key
+    from runway_cli.input_checks import check_api_key, check_base_url
+    from runway_cli.profiles import ConfigFile
 
     options.begin(json_out=json_out, quiet=quiet)
-    result: dict[str, Any] = {"stored": None, "baseUrl": None, "verified": False}
-    result["creditBalance"] = None
+    result: dict[str, Any] = {"stored": None, "profile": None, "baseUrl": None}
+    result.update(verified=False, creditBalance=None)
     contract.known(result)
+    settings = options.resolve(base_url=base_url, profile=profile)
+    name = settings.profile.active
+    result["profile"] = name
+    if base_url is not None:
+        base_url = check_base_url(base_url)[0]
     key, source = _read_key(with_token)
     check_api_key(key, source)
-    # The key to check is passed as if by --api-key, the highest precedence.
-    settings = options.resolve(api_key=key, base_url=base_url)
+    # The key to check is used as if given by --api-key, the highest precedence.
+    settings = replace(settings, api_key_flag=key)
     if verify:
         result.update(_verify(settings), verified=True)
         contract.known(result)
-    path = store_key(settings.paths.credentials, key)
-    render.note(f"Stored the key in {path} (readable only by you).")
+    path = store_key(settings.paths.credentials, key, name)
+    if base_url is not None:
+        config = ConfigFile.load(settings.paths.config_file)
+        config.profiles.setdefault(name, {})["base-url"] = base_url
+        config.save()
+    shown = "" if name == "default" else f" for profile {name}"
+    render.note(f"Stored the key{shown} in {path} (readable only by you).")
     result["stored"] = str(path)
     if json_out:
         contract.emit(result)
@@ -100,22 +118,25 @@ def _verify(settings: Settings) -> dict[str, Any]:
     return {"baseUrl": url, "creditBalance": org.credit_balance}
 
 
-@auth_app.command("status")
+@auth_app.command("status", epilog="Example: runway-img auth status --json")
 @boundary
 def status(
     api_key: ApiKeyOpt = None,
     base_url: BaseUrlOpt = None,
+    profile: ProfileOpt = None,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Say where the key comes from, show it masked, and check it works."""
+    """Say which key and profile are in use and where they come from, and check the key."""
     from runway_cli.cli import contract
     from runway_cli.errors import RunwayImgError
 
     options.begin(json_out=json_out, quiet=quiet)
-    settings = options.resolve(api_key=api_key, base_url=base_url)
+    settings = options.resolve(api_key=api_key, base_url=base_url, profile=profile)
     info: dict[str, Any] = {
         "source": None,
+        "profile": settings.profile.active,
+        "profileSource": settings.profile.source,
         "key": None,
         "baseUrl": settings.base_url,
         "valid": None,  # unknown until the API answers
@@ -168,24 +189,93 @@ def _print(info: dict[str, Any]) -> None:
         render.data(line)
 
 
-@auth_app.command("logout")
+@auth_app.command("list", epilog="Example: runway-img auth list --json")
 @boundary
-def logout(json_out: JsonOpt = False, quiet: QuietOpt = False) -> None:
-    """Remove the stored key."""
+def list_profiles(json_out: JsonOpt = False, quiet: QuietOpt = False) -> None:
+    """List profiles: which has a key (masked), its base URL, and the current one."""
+    from runway_cli import render
+    from runway_cli.cli import contract
+    from runway_cli.credentials import mask_key, read_keys
+    from runway_cli.profiles import ConfigFile
+
+    options.begin(json_out=json_out, quiet=quiet)
+    contract.known({"current": None, "profiles": []})
+    settings = options.resolve()
+    keys, warnings = read_keys(settings.paths.credentials)
+    for line in warnings:
+        render.warn(line)
+    config = ConfigFile.load(settings.paths.config_file)
+    current = settings.profile.current
+    rows = [
+        {
+            "name": name,
+            "current": name == current,
+            "key": mask_key(keys[name]) if name in keys else None,
+            "baseUrl": config.profile(name).get("base-url"),
+        }
+        for name in sorted(set(keys) | set(config.profiles) | {current})
+    ]
+    if json_out:
+        contract.emit({"current": current, "profiles": rows})
+        return
+    for row in rows:
+        mark = "*" if row["current"] else " "
+        url = row["baseUrl"] or "(default API)"
+        render.data(f"{mark} {row['name']:<16} {row['key'] or '(no key)':<12} {url}")
+
+
+@auth_app.command("use", epilog="Example: runway-img auth use work")
+@boundary
+def use(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The profile to make current.")],
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Make a profile the current one (RUNWAY_IMG_PROFILE and --profile still win)."""
+    from runway_cli import render
+    from runway_cli.cli import contract
+    from runway_cli.credentials import read_keys
+    from runway_cli.errors import UsageError
+    from runway_cli.profiles import ConfigFile, check_name
+
+    options.begin(json_out=json_out, quiet=quiet)
+    contract.known({"current": None})
+    settings = options.resolve()
+    check_name(name)
+    keys, _ = read_keys(settings.paths.credentials)
+    config = ConfigFile.load(settings.paths.config_file)
+    if name not in keys and name not in config.profiles:
+        raise UsageError(
+            f"There is no profile {name!r}.",
+            hint=f"Create it with: runway-img auth login --profile {name}",
+        )
+    config.current = name
+    config.save()
+    render.note(f"Profile {name} is now current.")
+    if json_out:
+        contract.emit({"current": name})
+
+
+@auth_app.command("logout", epilog="Example: runway-img auth logout --profile work")
+@boundary
+def logout(profile: ProfileOpt = None, json_out: JsonOpt = False, quiet: QuietOpt = False) -> None:
+    """Remove a profile's stored key (default: the current profile)."""
     from runway_cli import render
     from runway_cli.cli import contract
     from runway_cli.credentials import delete_key
     from runway_cli.settings import KEY_ENV
 
     options.begin(json_out=json_out, quiet=quiet)
-    contract.known({"removed": None})
-    settings = options.resolve()
-    removed = delete_key(settings.paths.credentials)
-    if json_out:
-        contract.emit({"removed": str(removed) if removed else None})
+    contract.known({"removed": None, "profile": None})
+    settings = options.resolve(profile=profile)
+    name = settings.profile.active
+    removed = delete_key(settings.paths.credentials, name)
+    path = settings.paths.credentials
     if removed:
-        render.note(f"Removed the stored key ({removed}).")
+        render.note(f"Removed the stored key of profile {name} ({path}).")
     else:
-        render.note("No stored key to remove.")
+        render.note(f"No stored key to remove for profile {name}.")
     if settings.api_key_env:
         render.warn(f"{KEY_ENV} is still set in your environment.")
+    if json_out:
+        contract.emit({"removed": str(path) if removed else None, "profile": name})

@@ -13,9 +13,12 @@ from runway_cli.cli.boundary import boundary
 from runway_cli.cli.options import (
     ApiKeyOpt,
     BaseUrlOpt,
+    CancelOnTimeoutOpt,
     ForceOpt,
     JsonOpt,
+    OpenOpt,
     OutputOpt,
+    ProfileOpt,
     QuietOpt,
     SandboxOpt,
     TimeoutOpt,
@@ -44,9 +47,15 @@ def generate(
         ),
     ] = None,
     model: Annotated[
-        str,
-        typer.Option("--model", "-m", metavar="MODEL", help="Model id (see runway-img models)."),
-    ] = DEFAULT_MODEL,
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            metavar="MODEL",
+            help=f"Model id (see runway-img models). Default: {DEFAULT_MODEL}, or the profile's.",
+            show_default=False,
+        ),
+    ] = None,
     ratio: Annotated[
         str | None,
         typer.Option(
@@ -114,11 +123,14 @@ def generate(
         typer.Option("--dry-run", help="Check everything and print the request; send nothing."),
     ] = False,
     timeout: TimeoutOpt = 600.0,
+    cancel_on_timeout: CancelOnTimeoutOpt = False,
+    open_: OpenOpt = False,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
     api_key: ApiKeyOpt = None,
     base_url: BaseUrlOpt = None,
     sandbox: SandboxOpt = False,
+    profile: ProfileOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Create an image from PROMPT, wait for it and save it.
@@ -140,7 +152,10 @@ def generate(
     from runway_cli.workflow import FollowPlan
 
     contract.known(task_result(TaskSummary(model=model, ratio=ratio), None))
-    settings = options.resolve(api_key=api_key, base_url=base_url, sandbox=sandbox, verbose=verbose)
+    settings = options.resolve(
+        api_key=api_key, base_url=base_url, sandbox=sandbox, profile=profile, verbose=verbose
+    )
+    model, ratio, output = options.profile_defaults(settings, model, ratio, output)
     if prompt == "-" and stdin_is_terminal():
         render.note("Reading the prompt from stdin; end with Ctrl-D.")
     text = read_prompt(prompt, prompt_file)
@@ -161,8 +176,10 @@ def generate(
         render.warn(line)
     check_timeout(timeout)
     check_output_option(output)
-    plan = OutputPlan(output, force, model=model, seed=prepared.body.get("seed"))
+    dest = runs.destination(output, json_out=json_out, expected=prepared.expected_outputs)
+    plan = OutputPlan(dest.output, force, model=model, seed=prepared.body.get("seed"))
     if dry_run:
+        runs.discard(dest)
         plan.precheck_template()
         contract.emit(prepared.display_body())  # the body is the JSON object, --json or not
         render.note("Dry run: nothing was sent and no task was created.")
@@ -172,17 +189,23 @@ def generate(
     resume = Resume.for_run(settings, output, force)
     summary = TaskSummary(model=model, ratio=prepared.body.get("ratio"), prompt=text)
     contract.known(task_result(summary, None))
-    follow = None if no_wait else FollowPlan(plan, timeout, settings.poll)
+    follow = None
+    if not no_wait:
+        follow = FollowPlan(
+            plan, timeout, settings.poll, cancel_on_timeout, to_stdout=dest.to_stdout
+        )
     with runs.start(settings) as run:
         try:
             created, outcome = run.workflow.generate(prepared, follow)
         except RunwayImgError as exc:
+            runs.discard(dest)
             runs.report_failure(exc, summary, resume, json_out)
             raise
     summary = TaskSummary(created.id, model=summary.model, ratio=summary.ratio, prompt=text)
     if outcome is not None:
-        runs.print_outcome(summary, outcome, json_out)
+        runs.deliver(dest, summary, outcome, json_out=json_out, open_=open_)
         return
+    runs.discard(dest)
     if json_out:
         pending = Task.placeholder(created.id, credits=created.estimated_credits)
         contract.emit(task_result(summary, pending))

@@ -53,18 +53,35 @@ OutputOpt = Annotated[
         "-o",
         "--output",
         metavar="PATH",
-        help="File, existing folder, or template with {id} {n} {ext} {model} {seed}. "
-        "Default: <task id>.<ext> here; several outputs get numbered names.",
+        help="File, existing folder, template with {id} {n} {ext} {model} {seed}, or - for "
+        "stdout. Default: <task id>.<ext> here; several outputs get numbered names.",
         show_default=False,
     ),
 ]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite existing files.")]
+OpenOpt = Annotated[
+    bool, typer.Option("--open", help="Open the saved images in the system viewer (not in CI).")
+]
+CancelOnTimeoutOpt = Annotated[
+    bool,
+    typer.Option("--cancel-on-timeout", help="Cancel the task on the server when --timeout ends."),
+]
 TimeoutOpt = Annotated[
     float,
     typer.Option(
         "--timeout", metavar="SECONDS", help="Seconds to wait for the task before giving up."
     ),
 ]
+ProfileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        metavar="NAME",
+        help="Use this profile's key, base URL and defaults (or set RUNWAY_IMG_PROFILE).",
+        show_default=False,
+    ),
+]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 VerboseOpt = Annotated[
     bool, typer.Option("-v", "--verbose", help="Log each HTTP request to stderr.")
 ]
@@ -82,11 +99,12 @@ def resolve(
     api_key: str | None = None,
     base_url: str | None = None,
     sandbox: bool = False,
+    profile: str | None = None,
     verbose: bool = False,
 ) -> Settings:
     """The settings for this run (flags, then environment, then defaults)."""
     _log_requests(verbose)
-    return Settings.resolve(api_key=api_key, base_url=base_url, sandbox=sandbox)
+    return Settings.resolve(api_key=api_key, base_url=base_url, sandbox=sandbox, profile=profile)
 
 
 def _log_requests(verbose: bool) -> None:
@@ -103,3 +121,20 @@ def _log_requests(verbose: bool) -> None:
     handler.runway_img = True  # type: ignore[attr-defined]
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
+
+
+def profile_defaults(
+    settings: Settings, model: str | None, ratio: str | None, output: str | None
+) -> tuple[str, str | None, str | None]:
+    """Model, ratio and output from the flags, else the profile (``config set``), else the
+    built-in defaults. A profile ratio the model does not take is left out."""
+    from runway_cli.catalog import DEFAULT_MODEL, get_model
+
+    chosen = model or settings.defaults.get("model") or DEFAULT_MODEL
+    if ratio is None and (saved := settings.defaults.get("ratio")):
+        spec = get_model(chosen)
+        if spec is None or spec.ratio.accepts(saved):
+            ratio = saved
+    if output is None and (folder := settings.defaults.get("output-dir")):
+        output = folder.rstrip("/") + "/"
+    return chosen, ratio, output

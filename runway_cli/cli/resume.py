@@ -56,7 +56,7 @@ class Resume:
                 return f"Resume with: {self.command(task_id)}"
             return None
         if isinstance(exc, WaitTimeoutError):
-            return f"Resume with: {self.command(task_id)}"
+            return None if exc.cancelled else f"Resume with: {self.command(task_id)}"
         if isinstance(exc, FollowError):
             return f"Task {task_id} was created; resume with: {self.command(task_id)}"
         if isinstance(exc, SaveError):

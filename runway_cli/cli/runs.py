@@ -3,16 +3,22 @@ printing a run's outcome (paths or one JSON object, also when the task did not w
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shlex
+import shutil
+import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from runway_cli import render
 from runway_cli.cli import contract
 from runway_cli.cli.resume import Resume
 from runway_cli.connection import Connection, connect
-from runway_cli.errors import RunwayImgError, SaveError, StdoutError, TaskError
+from runway_cli.errors import RunwayImgError, SaveError, StdoutError, TaskError, UsageError
 from runway_cli.history import History
 from runway_cli.results import TaskSummary, task_result
 from runway_cli.settings import Settings
@@ -81,3 +87,69 @@ def report_failure(
     if not json_out:
         for item in saved:
             render.data(str(getattr(item, "path", item)))
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where saved images go: ``-o`` as given, or (``-o -``) a private temporary folder whose
+    one image is then written to stdout."""
+
+    output: str | None
+    to_stdout: bool = False
+    folder: Path | None = None
+
+
+def destination(output: str | None, *, json_out: bool, expected: int | None) -> Destination:
+    """``-o`` for the plan; for ``-o -``, refuse a terminal, --json and several images."""
+    if output != "-":
+        return Destination(output)
+    if json_out:
+        raise UsageError("-o - writes the image bytes to stdout, so it cannot go with --json.")
+    if sys.stdout is not None and sys.stdout.isatty():
+        raise UsageError(
+            "Refusing to write image bytes to a terminal.",
+            hint="Redirect stdout (> out.png, | convert - ...) or choose a file with -o.",
+        )
+    if expected is not None and expected > 1:
+        raise UsageError(f"-o - writes one image to stdout; this request makes {expected}.")
+    folder = Path(tempfile.mkdtemp(prefix="runway-img-"))
+    return Destination(f"{folder}{os.sep}", to_stdout=True, folder=folder)
+
+
+def deliver(
+    dest: Destination, summary: TaskSummary, outcome: Outcome, *, json_out: bool, open_: bool
+) -> None:
+    """Print the outcome (or stream the one image to stdout), then open files if asked."""
+    if not dest.to_stdout:
+        print_outcome(summary, outcome, json_out)
+        if open_:
+            _open([item.path for item in outcome.saved])
+        return
+    path = outcome.saved[0].path
+    try:
+        render.write_bytes(path)
+    except StdoutError as exc:
+        if exc.broken_pipe:
+            raise
+        raise StdoutError(f"{exc.message} The image is kept at {path}", broken_pipe=False) from exc
+    shutil.rmtree(dest.folder or path.parent, ignore_errors=True)
+
+
+def discard(dest: Destination) -> None:
+    """After a failure with ``-o -``: keep a saved image, else remove the empty folder."""
+    if dest.folder is not None:
+        with contextlib.suppress(OSError):
+            dest.folder.rmdir()  # only if empty: a saved image is never thrown away
+
+
+def _open(paths: list[Path]) -> None:
+    from runway_cli import viewer
+
+    reason = viewer.why_not()
+    if reason is not None:
+        render.note(f"Not opening the images: {reason}.")
+        return
+    try:
+        viewer.open_files(paths)
+    except OSError as exc:
+        render.warn(f"Could not open the images: {exc.strerror or exc}.")

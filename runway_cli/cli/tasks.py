@@ -12,13 +12,17 @@ from runway_cli.cli.boundary import boundary
 from runway_cli.cli.options import (
     ApiKeyOpt,
     BaseUrlOpt,
+    CancelOnTimeoutOpt,
     ForceOpt,
     JsonOpt,
+    OpenOpt,
     OutputOpt,
+    ProfileOpt,
     QuietOpt,
     SandboxOpt,
     TimeoutOpt,
     VerboseOpt,
+    YesOpt,
 )
 
 if TYPE_CHECKING:
@@ -37,6 +41,7 @@ def status(
     api_key: ApiKeyOpt = None,
     base_url: BaseUrlOpt = None,
     sandbox: SandboxOpt = False,
+    profile: ProfileOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Show a task: state, progress, created time, cost, outputs or failure."""
@@ -46,7 +51,9 @@ def status(
 
     options.begin(json_out=json_out, quiet=quiet)
     contract.known({"id": task_id})
-    settings = options.resolve(api_key=api_key, base_url=base_url, sandbox=sandbox, verbose=verbose)
+    settings = options.resolve(
+        api_key=api_key, base_url=base_url, sandbox=sandbox, profile=profile, verbose=verbose
+    )
     task_id = check_task_id(task_id)
     with runs.start(settings) as run:
         task = run.conn.client.get_task(task_id)
@@ -69,11 +76,14 @@ def download(
     output: OutputOpt = None,
     force: ForceOpt = False,
     timeout: TimeoutOpt = 600.0,
+    cancel_on_timeout: CancelOnTimeoutOpt = False,
+    open_: OpenOpt = False,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
     api_key: ApiKeyOpt = None,
     base_url: BaseUrlOpt = None,
     sandbox: SandboxOpt = False,
+    profile: ProfileOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Save a task's images from fresh URLs (waiting first if it is still running)."""
@@ -89,7 +99,9 @@ def download(
 
     options.begin(json_out=json_out, quiet=quiet)
     contract.known(task_result(TaskSummary(task_id), None))
-    settings = options.resolve(api_key=api_key, base_url=base_url, sandbox=sandbox, verbose=verbose)
+    settings = options.resolve(
+        api_key=api_key, base_url=base_url, sandbox=sandbox, profile=profile, verbose=verbose
+    )
     if last == (task_id is not None):
         raise UsageError("Give a task id or --last (not both).")
     history = History(settings.paths.history)
@@ -108,11 +120,12 @@ def download(
     task_id = check_task_id(task_id)
     check_timeout(timeout)
     check_output_option(output)
+    dest = runs.destination(output, json_out=json_out, expected=None)
     # The API does not return a task's model, prompt or seed; the local history may know them.
     known = snapshot.find(task_id)
     seed = known.params.get("seed") if known else None
     plan = OutputPlan(
-        output,
+        dest.output,
         force,
         model=known.model if known else None,
         seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
@@ -126,13 +139,17 @@ def download(
         summary = TaskSummary(task_id, model=known.model, ratio=known.ratio, prompt=known.prompt)
     contract.known(task_result(summary, None))
     resume = Resume.for_run(settings, output, force)
+    follow = FollowPlan(
+        plan, timeout, settings.poll, cancel_on_timeout, to_stdout=dest.to_stdout
+    )
     with runs.start(settings, label="Downloading") as run:
         try:
-            outcome = run.workflow.download(task_id, FollowPlan(plan, timeout, settings.poll))
+            outcome = run.workflow.download(task_id, follow)
         except RunwayImgError as exc:
+            runs.discard(dest)
             runs.report_failure(exc, summary, resume, json_out)
             raise
-    runs.print_outcome(summary, outcome, json_out)
+    runs.deliver(dest, summary, outcome, json_out=json_out, open_=open_)
 
 
 def _newest_task_id(snapshot: Snapshot, history: History) -> str:
@@ -153,21 +170,41 @@ def _newest_task_id(snapshot: Snapshot, history: History) -> str:
 @boundary
 def history(
     limit: Annotated[int, typer.Option("-n", "--limit", help="How many tasks to show.")] = 20,
+    clear: Annotated[
+        bool, typer.Option("--clear", help="Remove every task from the history.")
+    ] = False,
+    prune: Annotated[
+        float | None,
+        typer.Option(
+            "--prune-older-than",
+            metavar="DAYS",
+            help="Remove tasks created more than DAYS days ago.",
+            show_default=False,
+        ),
+    ] = None,
+    yes: YesOpt = False,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """List recent tasks from the local history (newest first)."""
+    """List recent tasks from the local history (newest first), or remove old ones.
+
+    Prompts are kept in plain text; --clear and --prune-older-than remove them (asking first
+    on a terminal).
+    """
     from runway_cli import render
     from runway_cli.cli import contract
     from runway_cli.errors import UsageError
     from runway_cli.history import History
 
     options.begin(json_out=json_out, quiet=quiet)
-    contract.known({"tasks": []})
     settings = options.resolve()
+    store = History(settings.paths.history)
+    if clear or prune is not None:
+        _remove_history(store, clear=clear, days=prune, yes=yes, json_out=json_out)
+        return
+    contract.known({"tasks": []})
     if limit <= 0:
         raise UsageError("-n must be a positive number.")
-    store = History(settings.paths.history)
     snapshot = store.read()
     if snapshot.bad_lines:
         render.warn(
@@ -182,3 +219,36 @@ def history(
         return
     for line in render.history_lines(rows):
         render.data(line)
+
+
+def _remove_history(
+    store: History, *, clear: bool, days: float | None, yes: bool, json_out: bool
+) -> None:
+    import math
+
+    from runway_cli import render
+    from runway_cli.cli import contract
+    from runway_cli.errors import UsageError
+    from runway_cli.prompt_input import stdin_is_terminal
+
+    contract.known({"removed": 0, "kept": None})
+    if clear and days is not None:
+        raise UsageError("Give --clear or --prune-older-than, not both.")
+    if days is not None and not (math.isfinite(days) and days >= 0):
+        raise UsageError(f"--prune-older-than must be a number of days >= 0, not {days:g}.")
+    what = "every task" if clear else f"tasks created more than {days:g} days ago"
+    if not yes and stdin_is_terminal():
+        question = f"Remove {what} from {store.path}?"
+        if not typer.confirm(question, default=False, err=True):
+            render.note("Nothing was removed.")
+            if json_out:
+                contract.emit({"removed": 0, "kept": None})
+            return
+    if clear:
+        removed, kept = store.clear(), 0
+    else:
+        assert days is not None
+        removed, kept = store.prune(days)
+    render.note(f"Removed {removed} task(s) from the history; {kept} kept.")
+    if json_out:
+        contract.emit({"removed": removed, "kept": kept})
