@@ -177,6 +177,7 @@ class FakeClient:
     create: Step = field(default_factory=lambda: CreatedTask(TASK_ID, 5))
     tasks: list[Step] = field(default_factory=list)
     files: dict[str, Any] = field(default_factory=dict)
+    delete: Step = None
     calls: list[tuple[Any, ...]] = field(default_factory=list)
 
     def create_text_to_image(self, body: Mapping[str, Any]) -> CreatedTask:
@@ -184,13 +185,17 @@ class FakeClient:
         created: CreatedTask = _play(self.create)
         return created
 
-    def get_task(self, task_id: str) -> Task:
+    def get_task(self, task_id: str, *, once: bool = False) -> Task:
         self.calls.append(("get_task", task_id))
         polls = sum(1 for call in self.calls if call[0] == "get_task")
         if not self.tasks:
             raise AssertionError("no task answers scripted")
         answer: Task = _play(self.tasks[min(polls, len(self.tasks)) - 1])
         return answer
+
+    def delete_task(self, task_id: str) -> None:
+        self.calls.append(("delete_task", task_id))
+        _play(self.delete)
 
     def create_upload(self, filename: str) -> Upload:
         self.calls.append(("create_upload", filename))
