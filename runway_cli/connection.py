@@ -82,6 +82,7 @@ def connect(
         retry=settings.retry,
         read_timeout=settings.http_timeout,
         pool_size=pool_size,
+        ca_bundle=settings.ca_bundle,
     ) as client:
         yield Connection(
             client=client,

@@ -99,6 +99,7 @@ class RunwayClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         pool_size: int = 10,
+        ca_bundle: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
@@ -124,6 +125,8 @@ class RunwayClient:
         self.files = _session(pool_size)
         # identity: Content-Length and Range offsets then count the bytes we write to disk
         self.files.headers.update({"User-Agent": user_agent, "Accept-Encoding": "identity"})
+        if ca_bundle:  # SSL_CERT_FILE too (requests alone reads only REQUESTS_CA_BUNDLE)
+            self.session.verify = self.files.verify = ca_bundle
 
     def close(self) -> None:
         self.session.close()
@@ -357,6 +360,10 @@ class RunwayClient:
     ) -> Verdict:
         """Send once and classify what came back."""
         t0 = self._clock()
+        if url.startswith("http://"):
+            # Plain http is only allowed to this machine (a sandbox): never through a proxy,
+            # which would see the key in the clear. https goes through CONNECT, encrypted.
+            kwargs = {**kwargs, "proxies": {"http": None, "all": None}}
         body = kwargs.get("data")
         if isinstance(body, io.BytesIO):
             body.seek(0)  # a retried upload starts from the first byte again
