@@ -139,9 +139,7 @@ def download(
         summary = TaskSummary(task_id, model=known.model, ratio=known.ratio, prompt=known.prompt)
     contract.known(task_result(summary, None))
     resume = Resume.for_run(settings, output, force)
-    follow = FollowPlan(
-        plan, timeout, settings.poll, cancel_on_timeout, to_stdout=dest.to_stdout
-    )
+    follow = FollowPlan(plan, timeout, settings.poll, cancel_on_timeout, to_stdout=dest.to_stdout)
     with runs.start(settings, label="Downloading") as run:
         try:
             outcome = run.workflow.download(task_id, follow)

@@ -1,0 +1,201 @@
+"""Everything the user sees, and the only code that uses Rich.
+
+Data (paths, ids, JSON, status views) goes to stdout; talk (progress, notes, warnings, errors)
+goes to stderr. Writing talk is best-effort: a closed or full stderr never stops a wait or a
+download. This module holds the messages and the stdout writers; ``console_reporter`` shows a
+task being followed (a spinner on a terminal, plain lines elsewhere) and ``views`` formats
+tasks, models, history and credits as lines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from runway_cli.errors import APIError, FollowError, RunwayImgError, StdoutError
+
+
+class _TalkConsole(Console):
+    """stderr for talk: when its reader goes away (``2>&1 | head``), stop talking and carry
+    on. Rich's default would exit the process, losing a task that is paid for."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+
+
+_err = _TalkConsole(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _talk(markup: str) -> None:
+    """Print to stderr, best-effort: progress and notes must never cost a task."""
+    with contextlib.suppress(OSError, ValueError):
+        _err.print(markup)
+
+
+_quiet = False
+
+
+def configure(*, quiet: bool) -> None:
+    """Quiet: nothing on stderr but errors and warnings that put a task or an image at risk."""
+    global _quiet
+    _quiet = quiet
+    _err.quiet = False  # a new command run: talk again even if an earlier reader went away
+
+
+def quiet() -> bool:
+    return _quiet
+
+
+def note(message: str) -> None:
+    if not _quiet:
+        _talk(escape(message))
+
+
+def warn(message: str, *, at_risk: bool = False) -> None:
+    """A warning; ``at_risk`` ones (a task id or a paid image at risk) survive ``--quiet``."""
+    if not _quiet or at_risk:
+        _talk(f"[yellow]warning:[/yellow] {escape(message)}")
+
+
+def error_text(message: str) -> None:
+    _talk(f"[bold red]error:[/bold red] {escape(message)}")
+
+
+def error_line(exc: RunwayImgError) -> str:
+    """What went wrong and what to do next, in one line (notes added on the way up last)."""
+    parts = [exc.message]
+    if exc.hint:
+        parts.append(exc.hint)
+    parts.extend(getattr(exc, "__notes__", ()))
+    line = ""
+    for part in parts:
+        part = part.strip()
+        if not part:
+            continue
+        if line and not line.endswith((".", "!", "?", ":")):
+            line += "."
+        line = f"{line} {part}" if line else part
+    return line
+
+
+def error(exc: RunwayImgError) -> None:
+    """One line: what went wrong and what to do next; then 400 issues, one per line."""
+    error_text(error_line(exc))
+    cause = exc.cause if isinstance(exc, FollowError) else exc
+    if isinstance(cause, APIError):
+        for issue in cause.issues:
+            _talk(f"  - {escape(str(issue))}")
+
+
+def data(line: str) -> None:
+    """One line of data on stdout, flushed so pipes see it at once.
+
+    A failing stdout is a ``StdoutError`` (the command layer says what was saved anyway).
+    """
+    stream = sys.stdout
+    try:
+        if stream is None:
+            raise BrokenPipeError(9, "stdout is closed")
+        stream.write(line + "\n")
+        stream.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+        raise StdoutError("stdout was closed by the reader.", broken_pipe=True) from None
+    except (OSError, ValueError) as exc:
+        _silence_stdout()
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise StdoutError(f"Could not write to stdout: {reason}.", broken_pipe=False) from None
+
+
+def write_bytes(path: Path) -> None:
+    """A file's bytes on stdout (``-o -``); a failing stdout is a ``StdoutError``."""
+    try:
+        stream = sys.stdout.buffer
+        with path.open("rb") as fh:
+            while chunk := fh.read(64 * 1024):
+                stream.write(chunk)
+        stream.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+        raise StdoutError("stdout was closed by the reader.", broken_pipe=True) from None
+    except (OSError, ValueError, AttributeError) as exc:
+        _silence_stdout()
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise StdoutError(f"Could not write to stdout: {reason}.", broken_pipe=False) from None
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+
+
+def print_json(obj: Any) -> None:
+    data(json.dumps(obj, indent=2, ensure_ascii=False))
+
+
+def is_terminal() -> bool:
+    """stderr is really a terminal (not a pipe that FORCE_COLOR makes Rich treat as one):
+    the only case for animation."""
+    stream = sys.stderr
+    try:
+        return stream is not None and stream.isatty()
+    except (OSError, ValueError):
+        return False
+
+
+class _ConsoleLogHandler(logging.Handler):
+    """``-v`` request lines through the console, so they print above a live spinner."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        _talk(escape(self.format(record)))
+
+
+def log_handler() -> logging.Handler:
+    handler = _ConsoleLogHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    return handler
+
+
+# Re-exported so callers say render.X whatever file X lives in.
+from runway_cli.render.console_reporter import ConsoleReporter, describe_state  # noqa: E402
+from runway_cli.render.views import (  # noqa: E402
+    auth_lines,
+    credits_lines,
+    history_lines,
+    model_detail,
+    models_table,
+    task_view,
+)
+
+__all__ = [
+    "ConsoleReporter",
+    "auth_lines",
+    "configure",
+    "credits_lines",
+    "data",
+    "describe_state",
+    "error",
+    "error_line",
+    "error_text",
+    "history_lines",
+    "is_terminal",
+    "log_handler",
+    "model_detail",
+    "models_table",
+    "note",
+    "print_json",
+    "task_view",
+    "warn",
+    "write_bytes",
+]
