@@ -20,11 +20,11 @@ def run(args: Sequence[str]) -> int:
     set-up; tests call it in-process). Command-line parsing errors keep the JSON contract."""
     import typer
 
-    from runway_cli import render
     from runway_cli.cli import contract
-    from runway_cli.cli.app import app
+    from runway_cli.cli.app import build, command_named
 
     contract.reset()
+    app = build(command_named(_completion_words() or list(args)))
     try:
         result = app(args=list(args), prog_name="runway-img", standalone_mode=False)
     except typer.TyperException as exc:  # the command line did not parse: usage and exit 2
@@ -32,15 +32,34 @@ def run(args: Sequence[str]) -> int:
         if callable(show):
             show()
         else:
+            from runway_cli import render
+
             render.error_text(exc.format_message())
         contract.on_error(
             status=exc.exit_code, kind="usage", message=exc.format_message(), force_json=_json(args)
         )
         return exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
+        from runway_cli import render
+
         render.error_text("Interrupted.")
         return 130
     return result if isinstance(result, int) else 0
+
+
+def _completion_words() -> list[str] | None:
+    """During a shell-completion request, the words typed after ``runway-img``."""
+    import os
+    import shlex
+
+    if not os.environ.get("_RUNWAY_IMG_COMPLETE"):
+        return None
+    line = os.environ.get("COMP_WORDS") or os.environ.get("_TYPER_COMPLETE_ARGS") or ""
+    try:
+        words = shlex.split(line)
+    except ValueError:
+        words = line.split()
+    return words[1:]
 
 
 def _json(args: Sequence[str]) -> bool:

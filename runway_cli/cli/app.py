@@ -1,13 +1,18 @@
-"""The Typer application: every command registered in one place."""
+"""The Typer application: every command registered in one place, built on demand.
+
+Building every command's options costs time at each start, so ``build(only)`` registers just
+the command a command line names (``runway-img generate --help`` builds ``generate`` alone);
+``runway-img --help`` and unknown names build them all.
+"""
 
 from __future__ import annotations
 
+import importlib
 from typing import Annotated
 
 import typer
 
 from runway_cli import __version__
-from runway_cli.cli import auth, cancel, config, credits, generate, models, sandbox, tasks
 
 EXIT_CODES = (
     "Exit codes: 0 ok, 1 unexpected error, 2 bad input, 3 missing/invalid key, "
@@ -16,16 +21,32 @@ EXIT_CODES = (
     "141 stdout closed by the reader."
 )
 
-app = typer.Typer(
-    name="runway-img",
-    help="Turn text prompts into images with the Runway API.",
-    epilog=EXIT_CODES,
-    no_args_is_help=True,
-    # Never print local variables in a traceback: one of them could be the API key.
-    pretty_exceptions_show_locals=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+# name -> (module in runway_cli.cli, attribute, one real example for --help). An attribute
+# that is a Typer is a command group (auth, config).
+COMMANDS: dict[str, tuple[str, str, str | None]] = {
+    "generate": (
+        "generate",
+        "generate",
+        'Example: runway-img generate "a lighthouse at dusk" --ratio 1280:720 -o lighthouse.png',
+    ),
+    "status": (
+        "tasks",
+        "status",
+        "Example: runway-img status 8c0b7d8e-3f5a-4d8e-9b1c-2a6f0e4d5c3b",
+    ),
+    "download": ("tasks", "download", "Example: runway-img download --last -o renders/"),
+    "cancel": (
+        "cancel",
+        "cancel",
+        "Example: runway-img cancel 8c0b7d8e-3f5a-4d8e-9b1c-2a6f0e4d5c3b",
+    ),
+    "history": ("tasks", "history", "Example: runway-img history -n 5 --json"),
+    "models": ("models", "models", "Example: runway-img models gemini_image3_pro"),
+    "credits": ("credits", "credits", "Example: runway-img credits --json"),
+    "auth": ("auth", "auth_app", None),
+    "config": ("config", "config_app", None),
+    "sandbox": ("sandbox", "sandbox", "Example: runway-img sandbox --port 8765 --task-seconds 1"),
+}
 
 
 def _version(value: bool) -> None:
@@ -34,7 +55,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _root(
     version: Annotated[
         bool,
@@ -44,13 +64,35 @@ def _root(
     """Turn text prompts into images with the Runway API."""
 
 
-app.command("generate")(generate.generate)
-app.command("status")(tasks.status)
-app.command("download")(tasks.download)
-app.command("models")(models.models)
-app.command("history")(tasks.history)
-app.command("cancel", epilog=cancel.EXAMPLE)(cancel.cancel)
-app.command("credits", epilog="Example: runway-img credits --json")(credits.credits)
-app.add_typer(auth.auth_app, name="auth")
-app.add_typer(config.config_app, name="config")
-app.command("sandbox")(sandbox.sandbox)
+def build(only: str | None = None) -> typer.Typer:
+    """The app with every command, or only the one named ``only`` (faster to start)."""
+    app = typer.Typer(
+        name="runway-img",
+        help="Turn text prompts into images with the Runway API.",
+        epilog=EXIT_CODES,
+        no_args_is_help=True,
+        # Never print local variables in a traceback: one of them could be the API key.
+        pretty_exceptions_show_locals=False,
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    app.callback()(_root)
+    names = [only] if only in COMMANDS else list(COMMANDS)
+    for name in names:
+        module, attribute, example = COMMANDS[name]
+        target = getattr(importlib.import_module(f"runway_cli.cli.{module}"), attribute)
+        if isinstance(target, typer.Typer):
+            app.add_typer(target, name=name)
+        else:
+            app.command(name, epilog=example)(target)
+    return app
+
+
+def command_named(args: list[str]) -> str | None:
+    """The command a command line names: its first word that is not an option."""
+    for arg in args:
+        if arg == "--":
+            return None
+        if not arg.startswith("-"):
+            return arg if arg in COMMANDS else None
+    return None

@@ -9,10 +9,12 @@ A command says what it knows as it goes (``known``) and prints its object on suc
 from __future__ import annotations
 
 import contextlib
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 from runway_cli.errors import RunwayImgError
+from runway_cli.quietness import set_quiet
 
 
 @dataclass
@@ -30,18 +32,17 @@ def reset() -> None:
     """A new command run (the in-process entry runs many in one process)."""
     global _run
     _run = _Run()
-    from runway_cli import render
-
-    render.configure(quiet=False)
+    set_quiet(False)
+    render = sys.modules.get("runway_cli.render")
+    if render is not None:  # loaded by an earlier run in this process
+        render.reset_console()
 
 
 def begin(*, json: bool = False, quiet: bool = False) -> None:
     """Called first by every command with its ``--json`` and ``-q`` flags."""
     _run.json = json
     _run.quiet = quiet
-    from runway_cli import render
-
-    render.configure(quiet=quiet)
+    set_quiet(quiet)
 
 
 def json_requested() -> bool:

@@ -4,11 +4,14 @@ resolve to."""
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from runway_cli.settings import Settings
+from runway_cli.cli.completion import complete_profile
+
+if TYPE_CHECKING:
+    from runway_cli.settings import Settings
 
 ApiKeyOpt = Annotated[
     str | None,
@@ -79,6 +82,7 @@ ProfileOpt = Annotated[
         metavar="NAME",
         help="Use this profile's key, base URL and defaults (or set RUNWAY_IMG_PROFILE).",
         show_default=False,
+        autocompletion=complete_profile,
     ),
 ]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
@@ -103,6 +107,8 @@ def resolve(
     verbose: bool = False,
 ) -> Settings:
     """The settings for this run (flags, then environment, then defaults)."""
+    from runway_cli.settings import Settings
+
     _log_requests(verbose)
     return Settings.resolve(api_key=api_key, base_url=base_url, sandbox=sandbox, profile=profile)
 

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from runway_cli.errors import APIError, FollowError, RunwayImgError, StdoutError
+from runway_cli.quietness import is_quiet
 
 
 class _TalkConsole(Console):
@@ -40,28 +41,24 @@ def _talk(markup: str) -> None:
         _err.print(markup)
 
 
-_quiet = False
-
-
-def configure(*, quiet: bool) -> None:
-    """Quiet: nothing on stderr but errors and warnings that put a task or an image at risk."""
-    global _quiet
-    _quiet = quiet
-    _err.quiet = False  # a new command run: talk again even if an earlier reader went away
+def reset_console() -> None:
+    """A new command run (in-process): talk again even if an earlier stderr reader went away."""
+    _err.quiet = False
 
 
 def quiet() -> bool:
-    return _quiet
+    """Quiet (-q): nothing on stderr but errors and warnings that put a task or image at risk."""
+    return is_quiet()
 
 
 def note(message: str) -> None:
-    if not _quiet:
+    if not is_quiet():
         _talk(escape(message))
 
 
 def warn(message: str, *, at_risk: bool = False) -> None:
     """A warning; ``at_risk`` ones (a task id or a paid image at risk) survive ``--quiet``."""
-    if not _quiet or at_risk:
+    if not is_quiet() or at_risk:
         _talk(f"[yellow]warning:[/yellow] {escape(message)}")
 
 
@@ -181,7 +178,6 @@ from runway_cli.render.views import (  # noqa: E402
 __all__ = [
     "ConsoleReporter",
     "auth_lines",
-    "configure",
     "credits_lines",
     "data",
     "describe_state",
@@ -195,6 +191,7 @@ __all__ = [
     "models_table",
     "note",
     "print_json",
+    "reset_console",
     "task_view",
     "warn",
     "write_bytes",
