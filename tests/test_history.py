@@ -75,6 +75,15 @@ def test_finished_task_not_created_here_still_shows(store: History) -> None:
     assert entry.id == "t9" and entry.status == "SUCCEEDED" and entry.files == ["/b.png"]
 
 
+@pytest.mark.parametrize(("event", "status"), [("cancelled", "CANCELLED"), ("deleted", "DELETED")])
+def test_cancel_and_delete_events_set_the_status(store: History, event: str, status: str) -> None:
+    store.append("created", id="t1", prompt="one")
+    store.append(event, id="t1", note=f"{event} while RUNNING")
+    entry = store.read().find("t1")
+    assert entry is not None
+    assert (entry.status, entry.note, entry.prompt) == (status, f"{event} while RUNNING", "one")
+
+
 def test_find(store: History) -> None:
     store.append("created", id="t1", prompt="one")
     snapshot = store.read()
@@ -113,7 +122,7 @@ def test_append_after_a_torn_last_line_starts_a_fresh_line(store: History) -> No
 
 
 BAD_RECORDS = [
-    {"event": "deleted", "id": "t", "time": "x"},
+    {"event": "renamed", "id": "t", "time": "x"},
     {"event": "created", "id": 5, "time": "x"},
     {"event": "created", "id": "t"},  # no time
     {"event": "created", "id": "t", "time": "x", "cost": True},
@@ -123,6 +132,8 @@ BAD_RECORDS = [
     {"event": "created", "id": "t", "time": "x", "params": []},
     {"event": "created", "id": "t", "time": "x", "sandbox": "yes"},
     {"event": "finished", "id": None, "time": "x"},
+    {"event": "cancelled", "time": "x"},
+    {"event": "deleted", "id": 3, "time": "x"},
     ["created"],
     "created",
 ]
@@ -173,3 +184,65 @@ def test_entry_json_has_the_documented_fields(store: History) -> None:
         "updated",
     }
     assert record["sandbox"] is True and record["status"] == "CREATED"
+
+
+# --- clear and prune -----------------------------------------------------------------------------
+
+DAY = 86400.0
+NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
+
+
+def stamp(days_ago: float) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(NOW - days_ago * DAY))
+
+
+def write_records(store: History, *records: dict) -> None:
+    store.path.write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+def test_prune_drops_old_tasks_with_all_their_lines(store: History) -> None:
+    write_records(
+        store,
+        {"event": "created", "id": "old", "time": stamp(40)},
+        {"event": "ambiguous", "id": None, "time": stamp(35), "note": "reset"},
+        {"event": "created", "id": "new", "time": stamp(2)},
+        {"event": "finished", "id": "old", "time": stamp(1), "status": "SUCCEEDED"},
+        {"event": "finished", "id": "new", "time": stamp(1), "status": "SUCCEEDED"},
+    )
+    with store.path.open("a") as fh:
+        fh.write("not a record\n")
+    assert store.prune(30, now=NOW) == (2, 1)
+    snapshot = store.read()
+    assert [(e.id, e.status) for e in snapshot.entries] == [("new", "SUCCEEDED")]
+    assert snapshot.bad_lines == 0  # lines that were not records are gone too
+
+
+def test_prune_keeps_everything_newer(store: History) -> None:
+    write_records(store, {"event": "created", "id": "a", "time": stamp(1)})
+    assert store.prune(30, now=NOW) == (0, 1)
+    assert [e.id for e in store.read().entries] == ["a"]
+
+
+def test_clear_removes_every_task(store: History) -> None:
+    store.append("created", id="t1")
+    store.append("created", id="t2")
+    store.append("finished", id="t1", status="SUCCEEDED")
+    assert store.clear() == 2
+    assert store.read() == Snapshot([])
+    assert store.append("created", id="t3") is None  # the file is still usable
+    assert [e.id for e in store.read().entries] == ["t3"]
+
+
+def test_clear_and_prune_without_a_file(store: History) -> None:
+    assert store.clear() == 0
+    assert store.prune(1) == (0, 0)
+    assert not store.path.exists()
+
+
+def test_prune_of_an_unopenable_history_is_a_usage_error(tmp_path: Path) -> None:
+    folder = tmp_path / "h.jsonl"
+    folder.mkdir()
+    with pytest.raises(UsageError, match="Cannot open"):
+        History(folder).prune(1)

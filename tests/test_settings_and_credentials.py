@@ -27,6 +27,7 @@ from runway_cli.settings import (
     HTTP_TIMEOUT_ENV,
     KEY_ENV,
     POLL_INTERVAL_ENV,
+    PROFILE_ENV,
     RETRY_BACKOFF_ENV,
     SANDBOX_ENV,
     SANDBOX_SECONDS_ENV,
@@ -208,7 +209,7 @@ def test_env_beats_file(config_dir: Path, key_file: Path) -> None:
 def test_file_used_when_nothing_else(config_dir: Path, key_file: Path) -> None:
     path = credentials.store_key(key_file, STORED_KEY)
     resolved, warnings = credentials.resolve_key(settings_for(config_dir))
-    assert resolved == credentials.ResolvedKey(STORED_KEY, str(path))
+    assert resolved == credentials.ResolvedKey(STORED_KEY, str(path), "default")
     assert warnings == []
 
 
@@ -247,7 +248,9 @@ def test_store_key_writes_0600_file_in_0700_dir(key_file: Path) -> None:
     path = credentials.store_key(key_file, STORED_KEY)
     assert path == key_file
     assert mode(path) == 0o600 and mode(path.parent) == 0o700
-    assert json.loads(path.read_text(encoding="utf-8")) == {"api_key": STORED_KEY}
+    assert json.loads(path.read_text(encoding="utf-8")) == {
+        "profiles": {"default": {"api_key": STORED_KEY}}
+    }
 
 
 def test_store_key_tightens_an_existing_open_dir(key_file: Path) -> None:
@@ -343,15 +346,176 @@ def test_read_stored_key_of_another_user_is_not_used(key_file: Path) -> None:
     assert "uid 12345" in info.value.message
 
 
+# --- profiles ------------------------------------------------------------------------------
+
+
+def test_keys_are_stored_per_profile(key_file: Path) -> None:
+    credentials.store_key(key_file, STORED_KEY)
+    credentials.store_key(key_file, ENV_KEY, "work")
+    assert credentials.read_keys(key_file) == ({"default": STORED_KEY, "work": ENV_KEY}, [])
+    assert credentials.read_stored_key(key_file, "work") == (ENV_KEY, [])
+    assert credentials.read_stored_key(key_file, "other") == (None, [])
+
+
+def test_a_key_file_from_before_profiles_is_the_default_profiles(key_file: Path) -> None:
+    key_file.parent.mkdir(mode=0o700)
+    key_file.write_text(json.dumps({"api_key": STORED_KEY}))
+    key_file.chmod(0o600)
+    assert credentials.read_keys(key_file) == ({"default": STORED_KEY}, [])
+    credentials.store_key(key_file, ENV_KEY, "work")  # rewritten in the new shape
+    assert json.loads(key_file.read_text()) == {
+        "profiles": {"default": {"api_key": STORED_KEY}, "work": {"api_key": ENV_KEY}}
+    }
+
+
+def profile_settings(config_dir: Path, *, flag=None, env_profile=None, env_key=None, current=None):
+    if current is not None:
+        config_dir.mkdir(parents=True, exist_ok=True)
+        (config_dir / "config.json").write_text(json.dumps({"current": current, "profiles": {}}))
+    environ = {CONFIG_DIR_ENV: str(config_dir)}
+    if env_profile is not None:
+        environ[PROFILE_ENV] = env_profile
+    if env_key is not None:
+        environ[KEY_ENV] = env_key
+    return Settings.resolve(profile=flag, environ=environ)
+
+
+@pytest.fixture
+def three_keys(key_file: Path) -> Path:
+    for name, key in (
+        ("default", "key_default_0123456789"),
+        ("a", "key_a_0123456789ab"),
+        ("b", "key_b_0123456789ab"),
+    ):
+        credentials.store_key(key_file, key, name)
+    return key_file
+
+
+@pytest.mark.parametrize(
+    ("choice", "key", "source"),
+    [
+        ({}, "key_default_0123456789", "{path}"),
+        ({"current": "b"}, "key_b_0123456789ab", "{path} (b)"),
+        ({"env_profile": "a", "current": "b"}, "key_a_0123456789ab", "RUNWAY_IMG_PROFILE a"),
+        ({"env_key": ENV_KEY, "env_profile": "a"}, ENV_KEY, KEY_ENV),  # the variable's key wins
+        ({"flag": "b", "env_key": ENV_KEY}, "key_b_0123456789ab", "--profile b"),  # --profile wins
+    ],
+)
+def test_key_precedence_with_profiles(config_dir, three_keys, choice, key, source) -> None:
+    resolved, _ = credentials.resolve_key(profile_settings(config_dir, **choice))
+    assert resolved.key == key
+    assert resolved.source == source.format(path=three_keys)
+
+
+@pytest.mark.parametrize(
+    ("choice", "needle"),
+    [
+        ({"flag": "nope"}, "No key stored for profile 'nope' \\(chosen by --profile\\)"),
+        ({"env_profile": "nope"}, "chosen by RUNWAY_IMG_PROFILE"),
+        ({"current": "nope"}, "No key stored for the current profile 'nope'"),
+    ],
+)
+def test_a_profile_without_a_key(config_dir, three_keys, choice, needle) -> None:
+    with pytest.raises(CredentialsError, match=needle):
+        credentials.resolve_key(profile_settings(config_dir, **choice))
+
+
+@pytest.mark.parametrize(
+    ("choice", "active", "source"),
+    [
+        ({}, "default", "default"),
+        ({"current": "b"}, "b", "auth use"),
+        ({"env_profile": "a", "current": "b"}, "a", PROFILE_ENV),
+        ({"flag": "c", "env_profile": "a"}, "c", "--profile"),
+    ],
+)
+def test_profile_choice(config_dir, choice, active, source) -> None:
+    chosen = profile_settings(config_dir, **choice).profile
+    assert (chosen.active, chosen.source) == (active, source)
+
+
+@pytest.mark.parametrize("name", ["", "-x", "a b", "x" * 65, "../up"])
+def test_bad_profile_names_are_refused(config_dir, name) -> None:
+    with pytest.raises(UsageError, match="Invalid profile name"):
+        profile_settings(config_dir, flag=name)
+
+
+def test_base_url_precedence_with_profiles(config_dir: Path) -> None:
+    config_dir.mkdir()
+    (config_dir / "config.json").write_text(
+        json.dumps(
+            {
+                "current": "cur",
+                "profiles": {
+                    "cur": {"base-url": "https://current.example"},
+                    "env": {"base-url": "https://envprofile.example"},
+                    "flag": {"base-url": "https://flagprofile.example"},
+                },
+            }
+        )
+    )
+    env = {CONFIG_DIR_ENV: str(config_dir)}
+    assert Settings.resolve(environ=env).base_url == "https://current.example"
+    env[PROFILE_ENV] = "env"
+    assert Settings.resolve(environ=env).base_url == "https://envprofile.example"
+    env[BASE_URL_ENV] = "https://variable.example"
+    assert Settings.resolve(environ=env).base_url == "https://variable.example"
+    assert Settings.resolve(profile="flag", environ=env).base_url == "https://flagprofile.example"
+    assert (
+        Settings.resolve(profile="flag", base_url="https://f.example", environ=env).base_url
+        == "https://f.example"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        ("{not json", "is not valid JSON"),
+        ("[1]", "does not hold a JSON object"),
+        ('{"profiles": 3}', "unexpected shape"),
+    ],
+)
+def test_a_broken_config_file_is_a_usage_error(config_dir: Path, content: str, needle: str) -> None:
+    config_dir.mkdir()
+    (config_dir / "config.json").write_text(content)
+    with pytest.raises(UsageError, match=needle):
+        Settings.resolve(environ={CONFIG_DIR_ENV: str(config_dir)})
+
+
+def test_profile_defaults_keep_only_known_settings(config_dir: Path) -> None:
+    config_dir.mkdir()
+    (config_dir / "config.json").write_text(
+        json.dumps({"profiles": {"default": {"model": "gpt_image_2", "colour": "red", "ratio": 5}}})
+    )
+    defaults = Settings.resolve(environ={CONFIG_DIR_ENV: str(config_dir)}).defaults
+    assert defaults.values == {"model": "gpt_image_2"}
+    assert defaults.get("model") == "gpt_image_2" and defaults.get("ratio") is None
+
+
+@pytest.mark.parametrize("name", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"])
+def test_ca_bundle_from_the_environment(name: str) -> None:
+    assert resolve({name: "/etc/ca.pem"}).ca_bundle == "/etc/ca.pem"
+    assert resolve().ca_bundle is None
+
+
 # --- delete_key ---------------------------------------------------------------------------
 
 
 def test_delete_key_removes_file_then_reports_nothing(key_file: Path) -> None:
     credentials.store_key(key_file, STORED_KEY)
-    assert credentials.delete_key(key_file) == key_file
+    assert credentials.delete_key(key_file) is True
     assert not key_file.exists()
-    assert credentials.delete_key(key_file) is None
+    assert credentials.delete_key(key_file) is False
     assert credentials.read_stored_key(key_file) == (None, [])
+
+
+def test_delete_one_profiles_key_keeps_the_others(key_file: Path) -> None:
+    credentials.store_key(key_file, STORED_KEY)
+    credentials.store_key(key_file, ENV_KEY, "work")
+    assert credentials.delete_key(key_file, "work") is True
+    assert credentials.read_keys(key_file) == ({"default": STORED_KEY}, [])
+    assert mode(key_file) == 0o600
+    assert credentials.delete_key(key_file, "work") is False
 
 
 def test_delete_key_never_removes_a_folder(key_file: Path) -> None:
