@@ -156,7 +156,8 @@ def wait_for_task(
             return task
     if trouble is not None:
         raise NetworkError(
-            f"Stopped waiting after {timeout:g}s: Runway is not answering ({trouble.message}).",
+            f"Stopped waiting after {timeout:g}s: Runway is not answering "
+            f"({trouble.message.rstrip('.')}).",
             hint="The task may still finish; try again later.",
         ) from trouble
     state = task.status_text if task is not None else "unknown"

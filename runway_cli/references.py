@@ -19,7 +19,7 @@ from runway_cli.image_types import MIME, sniff_raster
 TAG_RE = re.compile(r"^[a-z][a-z0-9_]{2,15}$")
 # Anything shaped like a tag before '=' is taken as one (then checked), unless the whole value
 # names an existing file.
-_TAG_PREFIX_RE = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)=(.+)$", re.S)
+_TAG_PREFIX_RE = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)=(.*)$", re.S)
 SUBJECTS = ("human", "object")
 MAX_DATA_URI = 5 * 1024 * 1024  # characters of the whole data: URI
 MAX_URL = 2048
@@ -77,6 +77,8 @@ def parse_ref(text: str) -> RefOption:
                 f"Invalid reference tag {tag!r}: use 3-16 characters, a lowercase letter first, "
                 "then lowercase letters, digits or _."
             )
+    if not value:
+        raise UsageError("--ref needs a file, https:// URL or runway:// URI.")
     return RefOption(source=value, tag=tag, subject=subject)
 
 

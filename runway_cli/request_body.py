@@ -41,7 +41,7 @@ _CORE_FIELDS = {
 }
 # Parameters that have their own option; -p may not set them as well.
 _NAMED_OPTIONS = {"seed": "--seed", "contentModeration.publicFigureThreshold": "--public-figures"}
-_HEX_RE = re.compile(r"^#?[0-9a-fA-F]{6}$")
+_HEX_RE = re.compile(r"#?[0-9a-fA-F]{6}")  # used with fullmatch: "$" allows a trailing \n
 _PROMPT_TAG_RE = re.compile(r"(?<![\w@])@([a-z][a-z0-9_]*)")
 
 BodyPath = tuple[str | int, ...]
@@ -167,12 +167,12 @@ def parse_param_value(name: str, raw: str, spec: ParamSpec) -> Any:
             raise UsageError(f"{name} must be one of {', '.join(spec.values)}, not {raw!r}.")
         return raw
     if kind == "hex_color":
-        if not _HEX_RE.match(raw):
+        if not _HEX_RE.fullmatch(raw):
             raise UsageError(f"{name} must be a six-digit hex colour like ff8800, not {raw!r}.")
         return raw
     if kind == "hex_color_list":
         colours = [c.strip() for c in raw.split(",") if c.strip()]
-        if not colours or any(not _HEX_RE.match(c) for c in colours):
+        if not colours or any(not _HEX_RE.fullmatch(c) for c in colours):
             raise UsageError(
                 f"{name} must be comma-separated six-digit hex colours, e.g. ff0000,00ff00."
             )
@@ -325,13 +325,18 @@ def _expected_ext(model: Model | None, fmt: str | None) -> str:
     return "jpg" if chosen == "jpeg" else chosen
 
 
+# Stands in the body for an image until its upload gives the runway:// URI, so every check
+# (cross-field constraints included) sees the field as set.
+PENDING_UPLOAD = "runway://(pending upload)"
+
+
 def _inline_or_upload(
     image: LocalImage, path: BodyPath, uploads: list[tuple[BodyPath, LocalImage]]
-) -> str | None:
+) -> str:
     if image.fits_inline:
         return image.data_uri()
     uploads.append((path, image))
-    return None  # filled in after the upload
+    return PENDING_UPLOAD
 
 
 def _add_refs(

@@ -396,12 +396,6 @@ def test_an_outage_that_outlasts_the_wait_is_a_network_error() -> None:
     assert time.elapsed == pytest.approx(30.0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug (cosmetic): the outage message wraps the last failure's whole "
-    "sentence in parentheses, so it reads '...the connection was reset.).' (doubled "
-    "punctuation); the workflow's own trouble warning strips the period first",
-)
 def test_the_outage_message_has_no_doubled_punctuation() -> None:
     server = Flaky(NetworkError("Could not reach api: the connection was reset."), then="forever")
     time = FakeTime()

@@ -81,12 +81,6 @@ def test_empty_ref_is_refused(text: str) -> None:
         parse_ref(text)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: parse_ref checks for an empty value before removing the @subject "
-    "suffix and the TAG= prefix, so '--ref @human' or '--ref fox=@human' gives an empty source "
-    "that later reads as the current folder ('Reference  is a folder, not an image file.')",
-)
 @pytest.mark.parametrize("text", ["@human", "fox= @object"])
 def test_ref_with_only_a_subject_or_tag_is_refused(text: str) -> None:
     with pytest.raises(UsageError, match="--ref needs a file"):

@@ -14,6 +14,7 @@ from runway_cli.catalog import UNDOCUMENTED_MAX_OUTPUTS, ParamSpec
 from runway_cli.errors import UsageError
 from runway_cli.references import LocalImage, RefOption
 from runway_cli.request_body import (
+    PENDING_UPLOAD,
     Options,
     Prepared,
     build,
@@ -133,7 +134,8 @@ def test_remote_references_pass_through_with_tag_and_subject() -> None:
 
 def test_large_reference_is_marked_for_upload(images: Path) -> None:
     prepared = make(refs=refs("ref.png", "big.png"))
-    assert prepared.body["referenceImages"][1] == {"uri": None}  # filled in after the upload
+    # a stand-in until the upload gives the runway:// URI (so constraints see the field)
+    assert prepared.body["referenceImages"][1] == {"uri": PENDING_UPLOAD}
     ((path, image),) = prepared.uploads
     assert path == ("referenceImages", 1, "uri")
     assert image.path.name == "big.png" and image.kind == "png"
@@ -391,7 +393,7 @@ def test_image_param_is_inlined_or_uploaded(images: Path) -> None:
     small = make("ideogram_4_5", params=["maskUri=ref.png"])
     assert small.body["maskUri"].startswith("data:image/png;base64,")
     big = make("ideogram_4_5", params=["maskUri=big.png"])
-    assert big.body["maskUri"] is None
+    assert big.body["maskUri"] == PENDING_UPLOAD
     assert [path for path, _ in big.uploads] == [("maskUri",)]
 
 
@@ -501,12 +503,6 @@ def test_image_param_value_is_a_local_image(images: Path) -> None:
     assert isinstance(value, LocalImage) and value.kind == "png"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: the hex colour check uses re.match with `$`, which also matches "
-    "before a trailing newline, so 'ff8800\\n' passes the local check (and is sent) while the "
-    "API and the sandbox refuse it; fullmatch would not",
-)
 def test_hex_colour_with_a_trailing_newline_is_refused() -> None:
     with pytest.raises(UsageError):
         parse_param_value("c", "ff8800\n", ParamSpec("c", "hex_color"))
@@ -583,12 +579,6 @@ def test_constraints_allow_the_valid_combinations(model, fields) -> None:
     make(model, **fields)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: constraints are checked while an image that must be uploaded is still "
-    "None in the body, so rules on that field ('maskUri' with 'ratio' cannot be combined) do "
-    "not see it and the request is sent (and refused by the API) after the upload",
-)
 def test_constraints_see_images_that_will_be_uploaded(images: Path) -> None:
     refused("cannot be combined", "ideogram_4_5", ratio="1024:1024", params=["maskUri=big.png"])
 
@@ -602,7 +592,8 @@ def test_display_body_shortens_data_uris_and_describes_uploads(images: Path) -> 
     first, second = shown["referenceImages"]
     assert first["uri"].startswith("data:image/png;base64,") and first["uri"].endswith(" chars)")
     assert second["uri"] == "runway://(upload of big.png, 4.0 MB)"
-    assert prepared.body["referenceImages"][1]["uri"] is None  # the body itself is untouched
+    # the body itself is untouched
+    assert prepared.body["referenceImages"][1]["uri"] == PENDING_UPLOAD
     assert shown["seed"] == 3
 
 
