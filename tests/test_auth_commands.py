@@ -3,63 +3,68 @@
 from __future__ import annotations
 
 import json
+import socket
 import stat
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import KEY
+from tests.helpers import error_line, stored_credentials
 
 
 def _cred_file(home: Path) -> Path:
     return home / "config" / "runway-img" / "credentials.json"
 
 
-def test_login_from_stdin_stores_key_privately_then_generate_uses_it(run, env, sandbox, home):
+def test_login_from_stdin_stores_key_privately_then_generate_uses_it(cli, env, sandbox, home):
     base = {**env, "RUNWAYML_BASE_URL": sandbox.base_url}
-    r = run("auth", "login", "--with-token", env=base, input=KEY + "\n")
+    r = cli("auth", "login", "--with-token", env=base, input=KEY + "\n")
     assert r.code == 0, r
     path = _cred_file(home)
-    assert json.loads(path.read_text()) == {"api_key": KEY}
+    assert json.loads(path.read_text()) == stored_credentials(KEY)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert sandbox.count("GET", "/v1/organization") == 1  # the key was checked first
 
-    g = run("generate", "a fox", "-o", "fox.png", env=base)
+    g = cli("generate", "a fox", "-o", "fox.png", env=base)
     assert g.code == 0, g
 
-    s = run("auth", "status", env=base)
+    s = cli("auth", "status", env=base)
     assert s.code == 0, s
     assert f"(from {path})" in s.stdout
     assert "Valid:   yes" in s.stdout
     assert "key_…abab" in s.stdout or "key_…ab12" in s.stdout
 
-    o = run("auth", "logout", env=base)
+    o = cli("auth", "logout", env=base)
     assert o.code == 0 and not path.exists()
-    n = run("auth", "status", env=base)
+    n = cli("auth", "status", env=base)
     assert n.code == 3 and "No Runway API key found" in n.stderr
 
 
-def test_login_reads_stdin_when_not_a_tty_even_without_flag(run, env, sandbox, home):
-    r = run("auth", "login", env={**env, "RUNWAYML_BASE_URL": sandbox.base_url}, input=KEY)
-    assert r.code == 0, r
-    assert _cred_file(home).exists()
+@pytest.mark.parametrize(
+    ("args", "typed", "code", "checks", "needle"),
+    [
+        # stdin that is not a terminal is read even without --with-token
+        pytest.param([], KEY, 0, 1, "", id="stdin-without-flag"),
+        pytest.param(["--no-verify"], KEY, 0, 0, "", id="no-verify-sends-nothing"),
+        pytest.param([], "key_nope\n", 3, 1, "was not stored", id="rejected-key"),
+        pytest.param([], "key_a b\n", 2, 0, "whitespace", id="inner-whitespace"),
+    ],
+)
+def test_login_from_stdin(cli, env, sandbox, home, args, typed, code, checks, needle):
+    r = cli("auth", "login", *args, env={**env, "RUNWAYML_BASE_URL": sandbox.base_url}, input=typed)
+    assert r.code == code, r
+    assert sandbox.count("GET", "/v1/organization") == checks == len(sandbox.requests)
+    if code == 0:
+        assert json.loads(_cred_file(home).read_text()) == stored_credentials(KEY)
+    else:
+        assert needle in error_line(r.stderr)
+        assert not _cred_file(home).exists()
 
 
-def test_login_with_rejected_key_stores_nothing(run, env, sandbox, home):
-    r = run("auth", "login", env={**env, "RUNWAYML_BASE_URL": sandbox.base_url}, input="key_nope\n")
-    assert r.code == 3, r
-    assert "was not stored" in r.stderr
-    assert not _cred_file(home).exists()
-
-
-def test_login_refuses_key_with_inner_whitespace(run, env, sandbox, home):
-    r = run("auth", "login", env={**env, "RUNWAYML_BASE_URL": sandbox.base_url}, input="key_a b\n")
-    assert r.code == 2, r
-    assert not _cred_file(home).exists()
-    assert sandbox.requests == []
-
-
-def test_status_reports_env_source_masked_and_json(run, api_env):
-    r = run("auth", "status", "--json", env=api_env)
+def test_status_reports_env_source_masked_and_json(cli, api_env):
+    r = cli("auth", "status", "--json", env=api_env)
     assert r.code == 0, r
     info = json.loads(r.stdout)
     assert info["source"] == "RUNWAYML_API_SECRET"
@@ -67,68 +72,50 @@ def test_status_reports_env_source_masked_and_json(run, api_env):
     assert info["key"] == "key_…ab12"
 
 
-def test_flag_beats_env_beats_file(run, env, sandbox, home):
+def test_flag_beats_env_beats_file(cli, env, sandbox, home):
     base = {**env, "RUNWAYML_BASE_URL": sandbox.base_url}
-    run("auth", "login", "--with-token", env=base, input=KEY)
+    cli("auth", "login", "--with-token", env=base, input=KEY)
     # env (bad) beats the file (good)
-    r = run("auth", "status", env={**base, "RUNWAYML_API_SECRET": "key_bad_env"})
+    r = cli("auth", "status", env={**base, "RUNWAYML_API_SECRET": "key_bad_env"})
     assert r.code == 3 and "RUNWAYML_API_SECRET was rejected" in r.stderr
     # flag (good) beats env (bad)
-    r = run("auth", "status", "--api-key", KEY, env={**base, "RUNWAYML_API_SECRET": "key_bad"})
+    r = cli("auth", "status", "--api-key", KEY, env={**base, "RUNWAYML_API_SECRET": "key_bad"})
     assert r.code == 0 and "(from --api-key)" in r.stdout
 
 
-def test_loose_permissions_are_tightened_with_a_warning(run, env, sandbox, home):
+def test_loose_permissions_are_tightened_with_a_warning(cli, env, sandbox, home):
     base = {**env, "RUNWAYML_BASE_URL": sandbox.base_url}
-    run("auth", "login", "--with-token", env=base, input=KEY)
+    cli("auth", "login", "--with-token", env=base, input=KEY)
     path = _cred_file(home)
     path.chmod(0o644)
-    r = run("auth", "status", env=base)
+    r = cli("auth", "status", env=base)
     assert r.code == 0, r
     assert "changed it to 0600" in r.stderr
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-def _controlling_tty() -> None:
-    import fcntl
-    import os
-    import termios
-
-    os.setsid()
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+def test_auth_commands_ignore_the_sandbox_switch(cli, env):
+    # the in-process sandbox needs no key, so auth would have nothing to check against it
+    r = cli("auth", "status", env={**env, "RUNWAY_IMG_SANDBOX": "1"})
+    assert r.code == 3, r
+    assert "No Runway API key found" in error_line(r.stderr)
 
 
-def test_login_on_a_terminal_prompts_without_echo(env, sandbox, home):
-    import os
-    import subprocess
-    import sys
-    import time
-
-    master, slave = os.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "runway_cli", "auth", "login"],
-        env={**env, "RUNWAYML_BASE_URL": sandbox.base_url, "TERM": "xterm"},
-        stdin=slave,
-        stdout=subprocess.PIPE,
-        stderr=slave,
-        preexec_fn=_controlling_tty,  # getpass talks to /dev/tty: make it this pty
+def test_auth_status_shows_the_source_even_when_the_api_is_unreachable(cli, env):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = cli(
+        "auth",
+        "status",
+        "--json",
+        env={
+            **env,
+            "RUNWAYML_BASE_URL": f"http://127.0.0.1:{port}",
+            "RUNWAYML_API_SECRET": "key_" + "cd" * 64,
+        },
     )
-    os.close(slave)
-    seen = b""
-    deadline = time.monotonic() + 20
-    # getpass turns echo off *before* it writes its prompt: wait for the whole prompt
-    while b"(input is hidden): " not in seen and time.monotonic() < deadline:
-        seen += os.read(master, 1024)
-    os.write(master, KEY.encode() + b"\r")
-    out, _ = proc.communicate(timeout=30)
-    rest = b""
-    try:
-        while chunk := os.read(master, 4096):
-            rest += chunk
-    except OSError:
-        pass
-    os.close(master)
-    assert proc.returncode == 0, (seen + rest).decode()
-    assert out == b""  # the prompt is talk, not data
-    assert KEY.encode() not in seen + rest  # hidden input: the key is never echoed
-    assert json.loads(_cred_file(home).read_text()) == {"api_key": KEY}
+    assert r.code == 7, r
+    info = json.loads(r.stdout)
+    assert info["source"] == "RUNWAYML_API_SECRET" and info["valid"] is None
+    assert info["key"] == "key_…cdcd"

@@ -1,9 +1,11 @@
-"""The shipped completion scripts match what the CLI generates today."""
+"""The shipped completion scripts match what the CLI generates today, and completion works.
+
+Both run in-process: the shell asks `runway-img` with `_RUNWAY_IMG_COMPLETE` set, which the app
+answers the same way whichever entry point started it (the entry point is tested in
+test_process_level.py)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,31 +14,20 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
-def test_completion_script_is_current(shell, env):
-    exe = Path(sys.executable).parent / "runway-img"
-    out = subprocess.run(
-        [str(exe)],
-        env={**env, "_RUNWAY_IMG_COMPLETE": f"source_{shell}"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert out.returncode == 0
-    assert out.stdout == (ROOT / "completions" / f"runway-img.{shell}").read_text()
+def test_completion_script_is_current(cli, env, shell):
+    r = cli(env={**env, "_RUNWAY_IMG_COMPLETE": f"source_{shell}"})
+    assert r.code == 0, r
+    assert r.stdout == (ROOT / "completions" / f"runway-img.{shell}").read_text()
 
 
-def test_bash_completion_offers_commands(env):
-    exe = Path(sys.executable).parent / "runway-img"
-    out = subprocess.run(
-        [str(exe)],
+def test_bash_completion_offers_commands(cli, env):
+    r = cli(
         env={
             **env,
             "_RUNWAY_IMG_COMPLETE": "complete_bash",
             "COMP_WORDS": "runway-img ge",
             "COMP_CWORD": "1",
-        },
-        capture_output=True,
-        text=True,
-        check=False,
+        }
     )
-    assert "generate" in out.stdout.split()
+    assert r.code == 0, r
+    assert r.stdout.split() == ["generate"]

@@ -1,153 +1,27 @@
-"""Every documented exit code, over real HTTP, and bad input refused before any request."""
+"""Every documented exit code over real HTTP, each failure one line on stderr, and bad input
+refused before any request is sent."""
 
 from __future__ import annotations
 
 import json
 import socket
+import threading
 
 import pytest
+import requests
 
 from runway_cli.sandbox import FaultRule
-
-
-def _only_line(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, stderr
-    return lines[0]
-
-
-@pytest.mark.parametrize(
-    ("args", "needle"),
-    [
-        (["generate", ""], "The prompt is empty"),
-        (["generate", "   \n\t "], "The prompt is empty"),
-        (["generate", "x" * 1001], "accepts at most 1000 (1 too many"),
-        # 500 astral-plane emoji are 1000 UTF-16 units; one more ASCII char is one too many
-        (["generate", "😀" * 500 + "!"], "1001 characters; gen4_image accepts at most 1000"),
-        (["generate", "a fox", "--ratio", "1584:672"], "Valid ratios: 1024:1024"),
-        (["generate", "a fox", "--ratio", "banana"], "Ratio banana is not valid"),
-        (["generate", "a fox", "--timeout", "0"], "--timeout must be a positive"),
-        (["generate", "a fox", "--timeout", "-5"], "--timeout must be a positive"),
-        (["generate", "a fox", "-o", "missing/dir/out.png"], "does not exist"),
-        (["status", "not-a-task"], "is not a task id"),
-        (["download", "12345"], "is not a task id"),
-        (["generate", "a fox", "--base-url", "ftp://example.com"], "Invalid base URL"),
-        (["generate", "a fox", "--base-url", "http://example.com"], "plain http://"),
-    ],
+from tests.conftest import KEY
+from tests.helpers import (
+    SOME_TASK_ID,
+    api_headers,
+    assert_refused,
+    error_line,
+    files_in,
+    history,
+    task_id_from,
+    wait_until,
 )
-def test_bad_input_exits_2_and_sends_nothing(run, api_env, sandbox, args, needle):
-    r = run(*args, env=api_env)
-    assert r.code == 2, r
-    assert needle in _only_line(r.stderr)
-    assert sandbox.requests == []
-    assert r.stdout == ""
-
-
-def test_existing_output_without_force(run, api_env, sandbox, workdir):
-    (workdir / "out.png").write_bytes(b"precious")
-    r = run("generate", "a fox", "-o", "out.png", env=api_env)
-    assert r.code == 2, r
-    assert "already exists" in r.stderr and "--force" in r.stderr
-    assert (workdir / "out.png").read_bytes() == b"precious"
-    assert sandbox.requests == []
-
-
-def test_usage_error_from_typer_is_exit_2(run, api_env, sandbox):
-    r = run("generate", "a fox", "--bogus", env=api_env)
-    assert r.code == 2
-    assert "No such option" in r.stderr
-    assert sandbox.requests == []
-
-
-def test_missing_prompt_is_exit_2(run, api_env, sandbox):
-    r = run("generate", env=api_env)
-    assert r.code == 2
-    assert "--prompt-file" in _only_line(r.stderr)
-    assert sandbox.requests == []
-
-
-def test_unreadable_prompt_file_is_exit_2(run, api_env, sandbox, workdir):
-    r = run("generate", "--prompt-file", "nope.txt", env=api_env)
-    assert r.code == 2, r
-    assert "Cannot read the prompt file nope.txt" in _only_line(r.stderr)
-    (workdir / "bin.txt").write_bytes(b"\xff\xfe\x00bad")
-    r = run("generate", "--prompt-file", "bin.txt", env=api_env)
-    assert r.code == 2, r
-    assert sandbox.requests == []
-
-
-def test_prompt_file_is_sent(run, api_env, sandbox, workdir):
-    (workdir / "p.txt").write_text("a lighthouse\non a cliff\n", encoding="utf-8")
-    r = run("generate", "-f", "p.txt", "-o", "p.png", env=api_env)
-    assert r.code == 0, r
-    create = next(e for e in sandbox.requests if e["method"] == "POST")
-    assert create["json"]["promptText"] == "a lighthouse\non a cliff"
-
-
-def test_no_key_anywhere_exits_3_with_instructions(run, env, sandbox):
-    r = run("generate", "a fox", env={**env, "RUNWAYML_BASE_URL": sandbox.base_url})
-    assert r.code == 3, r
-    line = _only_line(r.stderr)
-    assert "No Runway API key found" in line
-    assert "runway-img auth login" in line and "RUNWAYML_API_SECRET" in line
-    assert sandbox.requests == []
-
-
-def test_rejected_key_exits_3(run, env, sandbox):
-    r = run(
-        "generate",
-        "a fox",
-        env={**env, "RUNWAYML_BASE_URL": sandbox.base_url, "RUNWAYML_API_SECRET": "key_wrong"},
-    )
-    assert r.code == 3, r
-    assert "HTTP 401" in r.stderr
-    assert sandbox.count("POST", "/v1/text_to_image") == 1
-    assert sandbox.requests[0]["status"] == 401
-
-
-def test_key_with_whitespace_is_refused_before_sending(run, env, sandbox):
-    r = run(
-        "generate",
-        "a fox",
-        env={**env, "RUNWAYML_BASE_URL": sandbox.base_url, "RUNWAYML_API_SECRET": "key_a b"},
-    )
-    assert r.code == 2, r
-    assert "whitespace" in r.stderr
-    assert sandbox.requests == []
-
-
-def test_failed_task_exits_4_with_reason(run, api_env, sandbox, workdir):
-    r = run("generate", "a fox [sandbox:fail]", "-o", "f.png", env=api_env)
-    assert r.code == 4, r
-    line = _only_line(r.stderr)
-    assert "failed" in line and "INTERNAL.BAD_OUTPUT.CODE01" in line
-    assert not (workdir / "f.png").exists()
-    assert r.stdout == ""
-
-
-def test_failed_task_json_has_failure_fields(run, api_env):
-    r = run("generate", "a fox [sandbox:fail]", "--json", env=api_env)
-    assert r.code == 4, r
-    obj = json.loads(r.stdout)
-    assert obj["status"] == "FAILED"
-    assert obj["failureCode"] == "INTERNAL.BAD_OUTPUT.CODE01" and obj["failure"]
-
-
-def test_cancelled_task_exits_5(run, api_env):
-    r = run("generate", "a fox [sandbox:cancel]", env=api_env)
-    assert r.code == 5, r
-    assert "cancelled" in _only_line(r.stderr)
-
-
-def test_timeout_exits_6_with_id_and_resume_command(run, api_env, sandbox):
-    r = run("generate", "a fox [sandbox:hang]", "-o", "h.png", "--timeout", "0.5", env=api_env)
-    assert r.code == 6, r
-    line = _only_line(r.stderr)
-    polled = {e["path"] for e in sandbox.requests if e["path"].startswith("/v1/tasks/")}
-    assert len(polled) == 1
-    task_id = polled.pop().rsplit("/", 1)[1]
-    assert f"runway-img download {task_id} -o h.png" in line
-    assert "still RUNNING" in line
 
 
 def _closed_port() -> int:
@@ -156,10 +30,276 @@ def _closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_unreachable_server_exits_7(run, env):
-    r = run(
+# -- 2: bad input, refused before anything is sent --------------------------------------------
+
+NO_ENV: dict[str, str] = {}
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "needle"),
+    [
+        pytest.param(["generate"], NO_ENV, "--prompt-file", id="no-prompt"),
+        pytest.param(["generate", ""], NO_ENV, "The prompt is empty", id="empty-prompt"),
+        pytest.param(["generate", "   \n\t "], NO_ENV, "The prompt is empty", id="blank-prompt"),
+        pytest.param(
+            ["generate", "x" * 1001], NO_ENV, "accepts at most 1000 (1 too many", id="too-long"
+        ),
+        # 500 astral-plane emoji are 1000 UTF-16 units; one more ASCII char is one too many
+        pytest.param(
+            ["generate", "😀" * 500 + "!"],
+            NO_ENV,
+            "1001 characters; gen4_image accepts at most 1000",
+            id="utf16-length",
+        ),
+        pytest.param(
+            ["generate", "--prompt-file", "nope.txt"],
+            NO_ENV,
+            "Cannot read the prompt file nope.txt",
+            id="prompt-file-missing",
+        ),
+        pytest.param(
+            ["generate", "--prompt-file", "bin.txt"], NO_ENV, "bin.txt", id="prompt-file-not-utf8"
+        ),
+        pytest.param(
+            ["generate", "a fox", "--ratio", "1584:672"],
+            NO_ENV,
+            "Valid ratios: 1024:1024",
+            id="ratio-not-offered",
+        ),
+        pytest.param(
+            ["generate", "a fox", "--ratio", "banana"],
+            NO_ENV,
+            "Ratio banana is not valid",
+            id="ratio-junk",
+        ),
+        pytest.param(
+            ["generate", "a fox", "--timeout", "0"],
+            NO_ENV,
+            "--timeout must be a positive",
+            id="timeout-zero",
+        ),
+        pytest.param(
+            ["generate", "a fox", "--timeout", "-5"],
+            NO_ENV,
+            "--timeout must be a positive",
+            id="timeout-negative",
+        ),
+        pytest.param(["status", "not-a-task"], NO_ENV, "is not a task id", id="status-bad-id"),
+        pytest.param(["download", "12345"], NO_ENV, "is not a task id", id="download-bad-id"),
+        pytest.param(
+            ["generate", "a fox", "--base-url", "ftp://example.com"],
+            NO_ENV,
+            "Invalid base URL",
+            id="base-url-ftp",
+        ),
+        pytest.param(
+            ["generate", "a fox", "--base-url", "http://example.com"],
+            NO_ENV,
+            "plain http://",
+            id="base-url-plain-http",
+        ),
+        pytest.param(
+            ["generate", "a fox", "--base-url", "http://127.example.com"],
+            NO_ENV,
+            "plain http://",
+            id="base-url-loopback-lookalike",
+        ),
+        *(
+            pytest.param(["generate", "a fox", "--base-url", url], NO_ENV, "base URL", id=name)
+            for name, url in [
+                ("base-url-ipv6-unclosed", "https://[::1"),
+                ("base-url-space", "https://exa mple.com"),
+                ("base-url-bad-host", "https://bad_host!/"),
+            ]
+        ),
+        *(
+            pytest.param(
+                ["generate", "a fox"],
+                {name: value},
+                f"{name} must be a positive number of seconds",
+                id=name,
+            )
+            for name, value in [
+                ("RUNWAY_IMG_POLL_INTERVAL", "abc"),
+                ("RUNWAY_IMG_RETRY_BACKOFF", "-1"),
+                ("RUNWAY_IMG_HTTP_TIMEOUT", "inf"),
+            ]
+        ),
+        pytest.param(
+            ["generate", "a fox"],
+            {"RUNWAYML_API_SECRET": "key_a b"},
+            "whitespace",
+            id="key-whitespace",
+        ),
+        pytest.param(
+            ["status", SOME_TASK_ID],
+            {"RUNWAYML_API_SECRET": "key_€"},
+            "non-ASCII",
+            id="key-non-ascii",
+        ),
+    ],
+)
+def test_bad_input_exits_2_and_sends_nothing(cli, api_env, sandbox, workdir, args, env, needle):
+    (workdir / "bin.txt").write_bytes(b"\xff\xfe\x00bad")
+    r = cli(*args, env={**api_env, **env})
+    assert_refused(r, sandbox, needle)
+    assert files_in(workdir) == ["bin.txt"]
+    assert history(cli, api_env) == []  # nothing was sent, so nothing is in doubt
+
+
+def test_usage_error_from_the_parser_is_exit_2(cli, api_env, sandbox):
+    r = cli("generate", "a fox", "--bogus", env=api_env)
+    assert r.code == 2, r
+    assert "No such option: --bogus" in r.stderr
+    assert r.stdout == "" and sandbox.requests == []
+
+
+def test_tracebacks_never_show_locals():
+    from runway_cli.cli.app import build
+
+    app = build()
+
+    assert app.pretty_exceptions_show_locals is False  # a local could be the key
+
+
+def test_unknown_task_exits_2(cli, api_env):
+    r = cli("status", SOME_TASK_ID, env=api_env)
+    assert r.code == 2, r
+    assert "Could not find Task (HTTP 404)" in error_line(r.stderr)
+
+
+def test_server_400_shows_error_and_issues(cli, api_env, sandbox):
+    # An unknown model passes through to the server, which answers with its 400 shape.
+    r = cli("generate", "a fox", "--model", "gen9_future", "--ratio", "1280:720", env=api_env)
+    assert r.code == 2, r
+    assert "warning: gen9_future is not in the model catalog" in r.stderr
+    assert "Validation of body failed (HTTP 400)" in error_line(r.stderr)
+    assert "  - model: Invalid discriminator value" in r.stderr
+    assert sandbox.count("POST", "/v1/text_to_image") == 1
+
+
+# -- 3: the key ----------------------------------------------------------------------------------
+
+
+def test_no_key_anywhere_exits_3_with_instructions(cli, env, sandbox):
+    r = cli("generate", "a fox", env={**env, "RUNWAYML_BASE_URL": sandbox.base_url})
+    assert r.code == 3, r
+    line = error_line(r.stderr)
+    assert "No Runway API key found" in line
+    assert "runway-img auth login" in line and "RUNWAYML_API_SECRET" in line
+    assert sandbox.requests == []
+
+
+def test_rejected_key_exits_3(cli, env, sandbox):
+    r = cli(
+        "generate",
+        "a fox",
+        env={**env, "RUNWAYML_BASE_URL": sandbox.base_url, "RUNWAYML_API_SECRET": "key_wrong"},
+    )
+    assert r.code == 3, r
+    assert "HTTP 401" in error_line(r.stderr)
+    assert sandbox.count("POST", "/v1/text_to_image") == 1
+    assert sandbox.requests[0]["status"] == 401
+
+
+# -- 4, 5, 6: how the task ended -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("marker", "code", "hint"),
+    [
+        ("[sandbox:fail]", "INTERNAL.BAD_OUTPUT.CODE01", "The model produced a bad result"),
+        ("[sandbox:fail:SAFETY.INPUT.TEXT]", "SAFETY.INPUT.TEXT", "Content moderation"),
+        (
+            "[sandbox:fail:INPUT_PREPROCESSING.SAFETY.TEXT]",
+            "INPUT_PREPROCESSING.SAFETY.TEXT",
+            "Content moderation",
+        ),
+        ("[sandbox:fail:ASSET.INVALID]", "ASSET.INVALID", "A reference image is not usable"),
+        (
+            "[sandbox:fail:THIRD_PARTY.UNAVAILABLE]",
+            "THIRD_PARTY.UNAVAILABLE",
+            "provider is unavailable",
+        ),
+        ("[sandbox:fail:INTERNAL]", "INTERNAL", "A temporary problem at Runway"),
+        ("[sandbox:fail:NEW.CODE]", "NEW.CODE", "Trying again later may help"),
+    ],
+)
+def test_failed_task_exits_4_with_reason_code_and_hint(cli, api_env, workdir, marker, code, hint):
+    r = cli("generate", f"a fox {marker}", "-o", "f.png", env=api_env)
+    assert r.code == 4, r
+    line = error_line(r.stderr)
+    assert "failed" in line and f"({code})" in line
+    assert hint in r.stderr
+    assert files_in(workdir) == []
+    assert r.stdout == ""
+
+
+def test_failed_task_json_has_failure_fields(cli, api_env):
+    r = cli("generate", "a fox [sandbox:fail]", "--json", env=api_env)
+    assert r.code == 4, r
+    obj = json.loads(r.stdout)
+    assert obj["status"] == "FAILED"
+    assert obj["failureCode"] == "INTERNAL.BAD_OUTPUT.CODE01" and obj["failure"]
+
+
+def test_cancelled_task_exits_5(cli, api_env):
+    r = cli("generate", "a fox [sandbox:cancel]", env=api_env)
+    assert r.code == 5, r
+    assert "cancelled" in error_line(r.stderr)
+
+
+def test_task_deleted_elsewhere_while_followed_exits_5(cli, api_env, sandbox):
+    """A 404 for the task being followed: cancelled or deleted elsewhere, not a bad id."""
+
+    def delete_once_polled() -> None:
+        wait_until(lambda: sandbox.count("GET", "/v1/tasks/") > 0, what="the first poll")
+        task_path = next(e["path"] for e in sandbox.requests if e["path"].startswith("/v1/tasks/"))
+        answer = requests.delete(sandbox.base_url + task_path, headers=api_headers(KEY), timeout=5)
+        assert answer.status_code == 204
+
+    deleter = threading.Thread(target=delete_once_polled)
+    deleter.start()
+    r = cli("generate", "a fox [sandbox:hang]", "-o", "h.png", "--timeout", "20", env=api_env)
+    deleter.join(timeout=20)
+    assert r.code == 5, r
+    task_id = task_id_from(r.stderr)
+    line = error_line(r.stderr)
+    assert f"Task {task_id} is gone: it was cancelled or deleted elsewhere (HTTP 404)" in line
+    assert "check the task id" not in r.stderr.lower()
+    assert history(cli, api_env)[0]["status"] == "CANCELLED"
+
+
+def test_timeout_exits_6_with_id_and_resume_command(cli, api_env, sandbox):
+    r = cli("generate", "a fox [sandbox:hang]", "-o", "h.png", "--timeout", "0.3", env=api_env)
+    assert r.code == 6, r
+    line = error_line(r.stderr)
+    polled = {e["path"] for e in sandbox.requests if e["path"].startswith("/v1/tasks/")}
+    assert len(polled) == 1
+    task_id = polled.pop().rsplit("/", 1)[1]
+    assert f"runway-img download {task_id} -o h.png" in line
+    assert "still RUNNING" in line
+
+
+def test_resume_command_keeps_force(cli, api_env, workdir):
+    (workdir / "f.png").write_bytes(b"old")
+    r = cli(
+        "generate", "a fox [sandbox:hang]", "-o", "f.png", "--force", "--timeout", "0.3",
+        env=api_env,
+    )  # fmt: skip
+    assert r.code == 6, r
+    line = error_line(r.stderr)
+    assert f"runway-img download {task_id_from(r.stderr)} -o f.png --force" in line
+    assert (workdir / "f.png").read_bytes() == b"old"
+
+
+# -- 7: network or server trouble ----------------------------------------------------------------
+
+
+def test_unreachable_server_exits_7(cli, env):
+    r = cli(
         "status",
-        "8c0b7d8e-3f5a-4d8e-9b1c-2a6f0e4d5c3b",
+        SOME_TASK_ID,
         env={
             **env,
             "RUNWAYML_BASE_URL": f"http://127.0.0.1:{_closed_port()}",
@@ -167,51 +307,28 @@ def test_unreachable_server_exits_7(run, env):
         },
     )
     assert r.code == 7, r
-    assert "could not connect" in _only_line(r.stderr)
+    assert "could not connect" in error_line(r.stderr)
 
 
-def test_unknown_task_exits_2(run, api_env):
-    r = run("status", "8c0b7d8e-3f5a-4d8e-9b1c-2a6f0e4d5c3b", env=api_env)
-    assert r.code == 2, r
-    assert "Could not find Task (HTTP 404)" in _only_line(r.stderr)
+# -- 8: the task succeeded but saving failed -----------------------------------------------------
 
 
-def test_server_400_shows_error_and_issues(run, api_env, sandbox):
-    # An unknown model passes through to the server, which answers with its 400 shape.
-    r = run("generate", "a fox", "--model", "gen9_future", "--ratio", "1280:720", env=api_env)
-    assert r.code == 2, r
-    assert "warning: gen9_future is not in the model catalog" in r.stderr
-    assert "Validation of body failed (HTTP 400)" in _only_line(r.stderr)
-    assert "  - model: Invalid discriminator value" in r.stderr
-
-
-def test_output_that_is_not_an_image_exits_8_and_leaves_nothing(run, api_env, sandbox, workdir):
+def test_output_that_is_not_an_image_exits_8_and_leaves_nothing(cli, api_env, sandbox, workdir):
     sandbox.faults.add(FaultRule(action="not_image", path="/_sandbox/files/", times=None))
-    r = run("generate", "a fox", "-o", "n.png", env=api_env)
+    r = cli("generate", "a fox", "-o", "n.png", env=api_env)
     assert r.code == 8, r
-    line = _only_line(r.stderr)
+    line = error_line(r.stderr)
     assert "not a PNG, JPEG, WebP or SVG image" in line
-    assert "runway-img download" in line  # resume command with the id
-    assert list(workdir.iterdir()) == []
+    assert f"runway-img download {task_id_from(r.stderr)} -o n.png" in line
+    assert files_in(workdir) == []
     assert sandbox.count("POST", "/v1/text_to_image") == 1
 
 
-def test_output_folder_that_is_a_file_is_refused(run, api_env, sandbox, workdir):
-    (workdir / "afile").write_text("x")
-    r = run("generate", "a fox", "-o", "afile/out.png", env=api_env)
-    assert r.code == 2, r
-    assert "is not a folder" in _only_line(r.stderr)
-    assert sandbox.requests == []
-
-
-def test_status_of_a_failed_task_shows_reason_and_code(run, api_env):
-    r = run("generate", "a fox [sandbox:fail]", "--no-wait", env=api_env)
-    task_id = r.stdout.strip()
-    d = run("download", task_id, env=api_env)  # waits for the end: FAILED
-    assert d.code == 4, d
-    s = run("status", task_id, env=api_env)
-    assert s.code == 0, s
-    assert "State:    FAILED (failed)" in s.stdout
-    assert "Failure:  The sandbox failed this task" in s.stdout
-    assert "Code:     INTERNAL.BAD_OUTPUT.CODE01" in s.stdout
-    assert "Cost:     0 credits" in s.stdout
+def test_json_is_printed_when_saving_fails(cli, api_env, sandbox):
+    sandbox.faults.add(FaultRule(action="not_image", path="/_sandbox/files/", times=None))
+    r = cli("generate", "a fox", "--json", env=api_env)
+    assert r.code == 8, r
+    obj = json.loads(r.stdout)
+    assert (
+        obj["status"] == "SUCCEEDED" and obj["files"] == [] and obj["id"] == task_id_from(r.stderr)
+    )
