@@ -1,51 +1,54 @@
-"""Table-driven over every catalog model, through the CLI and the sandbox on 127.0.0.1.
+"""``runway-img models`` and the catalog through the CLI, table-driven over every model.
 
-Each model generates for real with its options (and the body the server received is exactly
-the --dry-run body), and every limit one past the edge is refused locally: the sandbox sees no
-request at all. Runs the CLI in-process (typer's CliRunner) for speed; HTTP is still real.
+Every model creates a task for real against the sandbox on 127.0.0.1 with every option it
+takes (the sandbox checks bodies independently; the body it received is exactly the --dry-run
+body), and one model per kind of output is followed to saved files. Every limit one past the
+edge is refused locally: the sandbox sees no request at all. In-process (the shared ``cli``
+fixture); HTTP is real. One sandbox serves the module: starting one per case cost more than
+the cases.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from runway_cli.catalog import Model, all_models
-from runway_cli.cli import app
-from runway_cli.downloads import sniff_image
+from runway_cli.catalog import Model, all_models, get_model, parse_ratio
+from runway_cli.image_types import sniff
+from runway_cli.sandbox import SandboxServer
 from runway_cli.sandbox.images import make_png
-from tests.conftest import KEY
+from tests.conftest import FAST, KEY
 
 MODELS = list(all_models().values())
 
 
-@pytest.fixture
-def cli(monkeypatch, sandbox, home, workdir):
-    for name in list(__import__("os").environ):
-        if name.startswith(("RUNWAYML_", "RUNWAY_IMG_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
-    monkeypatch.setenv("RUNWAYML_BASE_URL", sandbox.base_url)
+@pytest.fixture(scope="module")
+def shared() -> Iterator[SandboxServer]:
+    with SandboxServer(keys=[KEY], timeline=FAST) as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def sandbox(shared, monkeypatch, workdir) -> Iterator[SandboxServer]:
+    """Every test talks to the module's sandbox and has a small reference image at hand; it
+    fails if any request it did not expect reached the sandbox."""
+    monkeypatch.setenv("RUNWAYML_BASE_URL", shared.base_url)
     monkeypatch.setenv("RUNWAYML_API_SECRET", KEY)
-    monkeypatch.setenv("RUNWAY_IMG_POLL_INTERVAL", "0.05")
-    monkeypatch.setenv("RUNWAY_IMG_RETRY_BACKOFF", "0.01")
-    monkeypatch.chdir(workdir)
     (workdir / "ref.png").write_bytes(make_png("ref", 64, 64))
-    runner = CliRunner()
+    yield shared
 
-    def invoke(*args: str):
-        result = runner.invoke(app, list(args))
-        assert KEY not in result.stdout and KEY not in result.stderr
-        if result.exception is not None and not isinstance(result.exception, SystemExit):
-            raise result.exception
-        return result
 
-    return invoke
+@contextmanager
+def requests_during(sandbox: SandboxServer) -> Iterator[list[dict]]:
+    """The requests the sandbox logged inside the ``with`` block (filled in at its end)."""
+    before = len(sandbox.requests)
+    logged: list[dict] = []
+    yield logged
+    logged.extend(sandbox.requests[before:])
 
 
 def _valid_param(name: str, spec) -> str | None:
@@ -61,6 +64,17 @@ def _valid_param(name: str, spec) -> str | None:
     }.get(spec.type)
 
 
+def _smallest_ratio(m: Model) -> str | None:
+    """The listed ratio with the fewest pixels (the sandbox draws every pixel), unless a
+    cross-field rule involves the ratio (then the model's default keeps the body valid)."""
+    if any("ratio" in rule.when for rule in m.constraints):
+        return None
+    sizes = {v: parse_ratio(v) for v in m.ratio.values}
+    keyword = {"auto": (1024, 1024), "auto_1k": (1024, 1024)}
+    pixels = {v: (size or keyword.get(v, (4096, 4096))) for v, size in sizes.items()}
+    return min(pixels, key=lambda v: pixels[v][0] * pixels[v][1])
+
+
 def _valid_args(m: Model) -> tuple[list[str], int, str]:
     """Arguments exercising every option the model takes; expected output count and kind."""
     args = ["generate", "a lighthouse at dusk", "--model", m.id]
@@ -70,10 +84,13 @@ def _valid_args(m: Model) -> tuple[list[str], int, str]:
             tag = f"ref{i}x" if "tag" in refs.fields else None
             subject = "@human" if "subject" in refs.fields else ""
             args += ["--ref", f"{tag}=ref.png{subject}" if tag else f"ref.png{subject}"]
+    ratio = _smallest_ratio(m)
+    if ratio is not None:
+        args += ["--ratio", ratio]
     count = 1
     if m.output_count is not None:
         choices = m.output_count.choices or (2,)
-        count = choices[-1]
+        count = min(c for c in choices if c > 1)
         args += ["--count", str(count)]
     kind = "svg" if m.output_kind == "vector" else "png"
     if m.output_formats:
@@ -93,32 +110,58 @@ def _valid_args(m: Model) -> tuple[list[str], int, str]:
     return args, count, kind
 
 
+def _comparable(body: dict) -> dict:
+    """The body with image data left out (the dry run shortens data: URIs)."""
+    body = json.loads(json.dumps(body))
+    for ref in body.get("referenceImages", []):
+        ref["uri"] = "…"
+    if "maskUri" in body:
+        body["maskUri"] = "…"
+    return body
+
+
 @pytest.mark.parametrize("model", MODELS, ids=[m.id for m in MODELS])
-def test_every_model_generates_with_its_options(cli, sandbox, workdir, model):
-    args, count, kind = _valid_args(model)
-    dry = cli(*args, "--dry-run")
-    assert dry.exit_code == 0, dry.stderr
-    assert sandbox.requests == []
+def test_every_model_takes_every_option_it_lists(cli, sandbox, model):
+    args, _, _ = _valid_args(model)
+    with requests_during(sandbox) as logged:
+        dry = cli(*args, "--dry-run")
+    assert dry.code == 0, dry.stderr
+    assert logged == []
     planned = json.loads(dry.stdout)
 
-    result = cli(*args, "-o", "out/{id}/{n}.{ext}")
-    assert result.exit_code == 0, result.stderr
+    with requests_during(sandbox) as logged:
+        created = cli(*args, "--no-wait", "--json")
+    assert created.code == 0, created.stderr  # the sandbox accepted the body
+    assert json.loads(created.stdout)["status"] == "PENDING"
+    (create,) = [e for e in logged if e["path"] == "/v1/text_to_image"]
+    for ref in create["json"].get("referenceImages", []):
+        assert ref["uri"].startswith("data:image/png;base64,")
+    assert _comparable(create["json"]) == _comparable(planned)
+
+
+# One model per kind of output: PNG, JPEG asked for, WebP asked for (served as PNG), SVG from a
+# vector model, and several outputs of a model with fixed choices.
+SAVED_KINDS = [
+    "gen4_image_turbo",
+    "seedream5_pro",
+    "recraft_v4_1_flash",
+    "recraft_v4_1_vector",
+    "gemini_image3.1_flash",
+]
+
+
+@pytest.mark.parametrize("model_id", SAVED_KINDS)
+def test_outputs_are_saved_with_the_kind_and_count_asked_for(cli, workdir, api_env, model_id):
+    model = get_model(model_id)
+    assert model is not None
+    args, count, kind = _valid_args(model)
+    result = cli(*args, "-o", "out/{id}/{n}.{ext}", env=api_env)  # this test's own sandbox
+    assert result.code == 0, result.stderr
     paths = [Path(p) for p in result.stdout.split()]
     assert len(paths) == count
     for path in paths:
         assert path.suffix == f".{kind}"
-        assert sniff_image((workdir / path).read_bytes()[:512]) == kind
-    creates = [e for e in sandbox.requests if e["path"] == "/v1/text_to_image"]
-    assert len(creates) == 1
-    sent = creates[0]["json"]
-    for ref in sent.get("referenceImages", []):
-        assert ref["uri"].startswith("data:image/png;base64,")
-        ref["uri"] = "…"
-    for ref in planned.get("referenceImages", []):
-        ref["uri"] = "…"
-    if "maskUri" in sent:
-        sent["maskUri"] = planned["maskUri"] = "…"
-    assert sent == planned
+        assert sniff((workdir / path).read_bytes()[:512]) == kind
 
 
 def _over_the_edge(m: Model) -> list[tuple[str, list[str]]]:
@@ -187,23 +230,24 @@ CASES = [(m, desc, args) for m in MODELS for desc, args in _over_the_edge(m)]
     ("model", "desc", "args"), CASES, ids=[f"{m.id}-{d.replace(' ', '_')}" for m, d, _ in CASES]
 )
 def test_every_limit_is_refused_before_any_request(cli, sandbox, model, desc, args):
-    result = cli(*args)
-    assert result.exit_code == 2, (desc, result.stdout, result.stderr)
+    with requests_during(sandbox) as logged:
+        result = cli(*args)
+    assert logged == []
+    assert result.code == 2, (desc, result.stdout, result.stderr)
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, result.stderr
-    assert sandbox.requests == []
 
 
 def test_option_errors_name_the_models_that_take_it(cli, sandbox):
     r = cli("generate", "a fox", "--count", "2")
-    assert r.exit_code == 2
+    assert r.code == 2
     assert "gen4_image does not take --count. Models that do:" in r.stderr
     assert "gpt_image_2" in r.stderr and "gemini_image3_pro" in r.stderr
 
 
 def test_models_list_and_detail(cli):
     r = cli("models")
-    assert r.exit_code == 0
+    assert r.code == 0
     lines = r.stdout.splitlines()
     assert lines[0].split()[:3] == ["MODEL", "PROMPT", "REFS"]
     assert len(lines) == 1 + len(MODELS)
@@ -211,12 +255,12 @@ def test_models_list_and_detail(cli):
     assert gemini.split()[1:4] == ["5500", "0-14", "1"]  # "1 or 4" outputs
     d = cli("models", "gen4_image")
     assert "1280:720" in d.stdout and "seed: integer 0-4294967295" in d.stdout
-    j = json.loads(cli("models", "--json").stdout)
-    assert [m["id"] for m in j] == [m.id for m in MODELS]
+    listed = json.loads(cli("models", "--json").stdout)["models"]
+    assert [m["id"] for m in listed] == [m.id for m in MODELS]
     one = json.loads(cli("models", "gen4_image_turbo", "--json").stdout)
     assert one["referenceImages"] == {"min": 1, "max": 3, "fields": ["tag"], "subjectLimits": None}
     u = cli("models", "gen4")
-    assert u.exit_code == 2 and "Did you mean: gen4_image_turbo, gen4_image" in u.stderr
+    assert u.code == 2 and "Did you mean: gen4_image_turbo, gen4_image" in u.stderr
 
 
 CROSS_FIELD = [
@@ -245,10 +289,11 @@ CROSS_FIELD = [
 
 @pytest.mark.parametrize(("model", "args", "needle"), CROSS_FIELD)
 def test_cross_field_rules_are_refused_before_any_request(cli, sandbox, model, args, needle):
-    result = cli("generate", "a fox", "--model", model, *args)
-    assert result.exit_code == 2, result.stderr
+    with requests_during(sandbox) as logged:
+        result = cli("generate", "a fox", "--model", model, *args)
+    assert logged == []
+    assert result.code == 2, result.stderr
     assert needle in result.stderr
-    assert sandbox.requests == []
 
 
 def test_cross_field_rules_allow_the_valid_combination(cli, sandbox):
@@ -265,7 +310,7 @@ def test_cross_field_rules_allow_the_valid_combination(cli, sandbox):
         "1024:1024",
         "--dry-run",
     )
-    assert ok.exit_code == 0, ok.stderr
+    assert ok.code == 0, ok.stderr
     auto = cli(
         "generate",
         "a fox",
@@ -277,4 +322,4 @@ def test_cross_field_rules_allow_the_valid_combination(cli, sandbox):
         "auto",
         "--dry-run",
     )
-    assert auto.exit_code == 0, auto.stderr
+    assert auto.code == 0, auto.stderr
