@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from runway_cli.cli import options
+from runway_cli.cli import completion, options
 from runway_cli.cli.boundary import boundary
 from runway_cli.cli.options import ApiKeyOpt, BaseUrlOpt, JsonOpt, ProfileOpt, QuietOpt
 
@@ -227,7 +227,14 @@ def list_profiles(json_out: JsonOpt = False, quiet: QuietOpt = False) -> None:
 @auth_app.command("use", epilog="Example: runway-img auth use work")
 @boundary
 def use(
-    name: Annotated[str, typer.Argument(metavar="NAME", help="The profile to make current.")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            metavar="NAME",
+            help="The profile to make current.",
+            autocompletion=completion.complete_profile,
+        ),
+    ],
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from runway_cli.cli import options
+from runway_cli.cli import completion, options
 from runway_cli.cli.boundary import boundary
 from runway_cli.cli.options import (
     ApiKeyOpt,
@@ -34,7 +34,12 @@ _SAID = {
 @boundary
 def cancel(
     task_ids: Annotated[
-        list[str], typer.Argument(metavar="TASK_ID...", help="One or more task ids.")
+        list[str],
+        typer.Argument(
+            metavar="TASK_ID...",
+            help="One or more task ids.",
+            autocompletion=completion.complete_task_id,
+        ),
     ],
     yes: YesOpt = False,
     json_out: JsonOpt = False,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from runway_cli.cli import options
+from runway_cli.cli import completion, options
 from runway_cli.cli.boundary import boundary
 from runway_cli.cli.options import JsonOpt, ProfileOpt, QuietOpt
 
@@ -15,7 +15,14 @@ config_app = typer.Typer(
     help="Defaults for a profile: model, ratio, output-dir, base-url (flags win).",
     no_args_is_help=True,
 )
-KeyArg = Annotated[str, typer.Argument(metavar="KEY", help="model, ratio, output-dir or base-url.")]
+KeyArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="KEY",
+        help="model, ratio, output-dir or base-url.",
+        autocompletion=completion.complete_setting,
+    ),
+]
 
 
 def _check(key: str, value: str) -> str:
@@ -46,7 +53,9 @@ def _check(key: str, value: str) -> str:
 @boundary
 def set_value(
     key: KeyArg,
-    value: Annotated[str, typer.Argument(metavar="VALUE")],
+    value: Annotated[
+        str, typer.Argument(metavar="VALUE", autocompletion=completion.complete_setting_value)
+    ],
     profile: ProfileOpt = None,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,

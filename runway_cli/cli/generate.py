@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from runway_cli.catalog import DEFAULT_MODEL
-from runway_cli.cli import options
+from runway_cli.cli import completion, options
 from runway_cli.cli.boundary import boundary
 from runway_cli.cli.options import (
     ApiKeyOpt,
@@ -54,6 +54,7 @@ def generate(
             metavar="MODEL",
             help=f"Model id (see runway-img models). Default: {DEFAULT_MODEL}, or the profile's.",
             show_default=False,
+            autocompletion=completion.complete_model,
         ),
     ] = None,
     ratio: Annotated[
@@ -64,6 +65,7 @@ def generate(
             metavar="W:H",
             help="WIDTH:HEIGHT, e.g. 1280:720 (default depends on the model).",
             show_default=False,
+            autocompletion=completion.complete_ratio,
         ),
     ] = None,
     refs: Annotated[
@@ -92,6 +94,7 @@ def generate(
             metavar="auto|low",
             help="Moderation of public figures: auto or low (contentModeration).",
             show_default=False,
+            autocompletion=completion.complete_public_figures,
         ),
     ] = None,
     output_format: Annotated[
@@ -101,6 +104,7 @@ def generate(
             metavar="png|jpeg|webp",
             help="Output format: png, jpeg or webp.",
             show_default=False,
+            autocompletion=completion.complete_format,
         ),
     ] = None,
     params: Annotated[

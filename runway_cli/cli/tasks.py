@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from runway_cli.cli import options
+from runway_cli.cli import completion, options
 from runway_cli.cli.boundary import boundary
 from runway_cli.cli.options import (
     ApiKeyOpt,
@@ -28,7 +28,14 @@ from runway_cli.cli.options import (
 if TYPE_CHECKING:
     from runway_cli.history import History, Snapshot
 
-TaskIdArg = Annotated[str, typer.Argument(metavar="TASK_ID", help="The task id (a UUID).")]
+TaskIdArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="TASK_ID",
+        help="The task id (a UUID).",
+        autocompletion=completion.complete_task_id,
+    ),
+]
 
 
 @boundary
@@ -68,7 +75,12 @@ def status(
 def download(
     task_id: Annotated[
         str | None,
-        typer.Argument(metavar="TASK_ID", help="The task id (a UUID).", show_default=False),
+        typer.Argument(
+            metavar="TASK_ID",
+            help="The task id (a UUID).",
+            show_default=False,
+            autocompletion=completion.complete_task_id,
+        ),
     ] = None,
     last: Annotated[
         bool, typer.Option("--last", help="Use the newest task in the local history.")
