@@ -23,6 +23,7 @@ from runway_cli.errors import (
     UsageError,
 )
 from runway_cli.history import Entry
+from runway_cli.quietness import set_quiet
 from tests.fakes import TASK_ID, FakeTime, task
 
 MODELS = list(all_models().values())
@@ -31,9 +32,10 @@ MODELS = list(all_models().values())
 @pytest.fixture(autouse=True)
 def talkative() -> Iterator[None]:
     """Each test starts (and leaves) render in its default, non-quiet mode."""
-    render.configure(quiet=False)
+    set_quiet(False)
+    render.reset_console()
     yield
-    render.configure(quiet=False)
+    set_quiet(False)
 
 
 # --- error_line ----------------------------------------------------------------------------
@@ -94,7 +96,7 @@ def test_error_text_is_not_markup(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_quiet_keeps_only_errors_and_at_risk_warnings(capsys: pytest.CaptureFixture[str]) -> None:
-    render.configure(quiet=True)
+    set_quiet(True)
     render.note("a note")
     render.warn("a warning")
     render.warn("keep the task id", at_risk=True)
@@ -518,7 +520,7 @@ def test_the_live_display_never_breaks_a_run(clock, capsys) -> None:
 
 
 def test_quiet_reporter_is_never_interactive(capsys) -> None:
-    render.configure(quiet=True)
+    set_quiet(True)
     reporter = render.ConsoleReporter()
     reporter.created(TASK_ID)
     reporter.warning("kept", at_risk=True)
