@@ -17,6 +17,7 @@ class ExitStatus(IntEnum):
     TIMEOUT = 6
     NETWORK = 7
     SAVE_FAILED = 8  # writing the output failed (files or stdout)
+    STOPPED_EARLY = 9  # batch: stopped by the budget or the daily limit; rerun to continue
     INTERRUPTED = 130
     BROKEN_PIPE = 141  # 128 + SIGPIPE: what shells expect when `| head` stops reading
 

@@ -8,6 +8,7 @@ the task id, the task, the files that were saved.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -76,12 +77,21 @@ class Workflow:
     """One client, one history, one reporter: the steps every command that makes images uses."""
 
     def __init__(
-        self, client: RunwayClient, history: History, reporter: Reporter, *, sandbox: bool
+        self,
+        client: RunwayClient,
+        history: History,
+        reporter: Reporter,
+        *,
+        sandbox: bool,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.client = client
         self.history = history
         self.reporter = reporter
         self.sandbox = sandbox
+        # Between polls. A batch passes one that raises KeyboardInterrupt when told to stop,
+        # so every wait in flight ends as Ctrl-C would end it (Interrupted, task id kept).
+        self.sleep = sleep
 
     def _record(self, event: str, **fields: Any) -> None:
         problem = self.history.append(event, **fields)
@@ -258,6 +268,7 @@ class Workflow:
                 schedule=plan.schedule,
                 on_update=self.reporter.progress,
                 on_trouble=self._trouble,
+                sleep=self.sleep,
                 current=current,
             )
         except KeyboardInterrupt:

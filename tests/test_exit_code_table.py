@@ -107,6 +107,7 @@ def test_statuses_are_the_documented_numbers() -> None:
         "TIMEOUT": 6,
         "NETWORK": 7,
         "SAVE_FAILED": 8,
+        "STOPPED_EARLY": 9,
         "INTERRUPTED": 130,
         "BROKEN_PIPE": 141,
     }

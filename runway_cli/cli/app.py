@@ -17,7 +17,8 @@ from runway_cli import __version__
 EXIT_CODES = (
     "Exit codes: 0 ok, 1 unexpected error, 2 bad input, 3 missing/invalid key, "
     "4 task failed, 5 task cancelled, 6 timed out waiting, 7 network/server trouble, "
-    "8 writing the output failed (files or stdout), 130 interrupted, "
+    "8 writing the output failed (files or stdout), 9 batch stopped early by the budget or "
+    "the daily limit (rerun to continue), 130 interrupted, "
     "141 stdout closed by the reader."
 )
 
