@@ -2,8 +2,9 @@
 
 Every model creates a task for real against the sandbox on 127.0.0.1 with every option it
 takes (the sandbox checks bodies independently; the body it received is exactly the --dry-run
-body), and one model per kind of output is followed to saved files. Every limit one past the
-edge is refused locally: the sandbox sees no request at all. In-process (the shared ``cli``
+body), and one model per kind of output is followed to saved files. Every limit of every model,
+one past the edge, is refused by the body check; one case of each kind goes through the
+command line, where the sandbox sees no request at all. In-process (the shared ``cli``
 fixture); HTTP is real. One sandbox serves the module: starting one per case cost more than
 the cases.
 """
@@ -18,7 +19,10 @@ from pathlib import Path
 import pytest
 
 from runway_cli.catalog import Model, all_models, get_model, parse_ratio
+from runway_cli.errors import UsageError
 from runway_cli.image_types import sniff
+from runway_cli.references import parse_ref
+from runway_cli.request_body import Options, build
 from runway_cli.sandbox import SandboxServer
 from runway_cli.sandbox.images import make_png
 from tests.conftest import FAST, KEY
@@ -224,18 +228,65 @@ def _over_the_edge(m: Model) -> list[tuple[str, list[str]]]:
 
 
 CASES = [(m, desc, args) for m in MODELS for desc, args in _over_the_edge(m)]
+# Through the command line: the first model with each kind of limit (the command layer is the
+# same for every model; the body check below covers every model's every limit).
+CLI_CASES = list({desc: (m, desc, args) for m, desc, args in reversed(CASES)}.values())
+
+_VALUE_OPTIONS = {
+    "--model": "model",
+    "--ratio": "ratio",
+    "--count": "count",
+    "--format": "output_format",
+    "--seed": "seed",
+    "--public-figures": "public_figures",
+}
+
+
+def _options(args: list[str]) -> Options:
+    """The Options ``generate`` builds from these arguments (its own parsing is typer's)."""
+    fields: dict = {"refs": [], "params": []}
+    words = iter(args[1:])
+    for word in words:
+        if word == "--ref":
+            fields["refs"].append(parse_ref(next(words)))
+        elif word == "-p":
+            fields["params"].append(next(words))
+        elif word in _VALUE_OPTIONS:
+            value = next(words)
+            fields[_VALUE_OPTIONS[word]] = int(value) if word in ("--count", "--seed") else value
+        else:
+            fields["prompt"] = word
+    return Options(**fields)
 
 
 @pytest.mark.parametrize(
     ("model", "desc", "args"), CASES, ids=[f"{m.id}-{d.replace(' ', '_')}" for m, d, _ in CASES]
 )
-def test_every_limit_is_refused_before_any_request(cli, sandbox, model, desc, args):
+def test_every_limit_of_every_model_is_refused_by_the_body_check(model, desc, args):
+    with pytest.raises(UsageError):
+        build(_options(args))
+
+
+@pytest.mark.parametrize(
+    ("model", "desc", "args"),
+    CLI_CASES,
+    ids=[f"{m.id}-{d.replace(' ', '_')}" for m, d, _ in CLI_CASES],
+)
+def test_a_limit_is_refused_before_any_request(cli, sandbox, model, desc, args):
     with requests_during(sandbox) as logged:
         result = cli(*args)
     assert logged == []
     assert result.code == 2, (desc, result.stdout, result.stderr)
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, result.stderr
+
+
+def test_the_body_check_sees_what_the_command_line_sends(cli, sandbox):
+    """_options above reads arguments as generate does: the same body either way."""
+    for model in MODELS:
+        args, _, _ = _valid_args(model)
+        dry = cli(*args, "--dry-run")
+        assert json.loads(dry.stdout) == build(_options(args)).display_body(), model.id
 
 
 def test_option_errors_name_the_models_that_take_it(cli, sandbox):
