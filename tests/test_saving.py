@@ -15,7 +15,16 @@ from hypothesis import strategies as st
 from runway_cli.api.client import RunwayClient
 from runway_cli.errors import SaveError
 from runway_cli.saving import ContentRange, SavedFile, parse_content_range, save_output
-from tests.fakes import FakeTime, FileHost, Reply, jpeg_bytes, png_bytes, ranged
+from tests.fakes import (
+    FakeClient,
+    FakeDownload,
+    FakeTime,
+    FileHost,
+    Reply,
+    jpeg_bytes,
+    png_bytes,
+    ranged,
+)
 
 # Larger than one 64 KiB read, so a cut connection leaves whole chunks on disk to resume from.
 WHOLE = png_bytes(payload=200_000)
@@ -300,3 +309,65 @@ def test_missing_folder_without_make_folders_is_a_save_error(client, host, out) 
     host.script = [Reply(200, WHOLE)]
     with pytest.raises(SaveError, match="Could not write next to"):
         save(client, host.url(), out / "missing" / "out.png")
+
+
+# --- without a socket: a scripted client ------------------------------------------------------
+
+
+def test_a_short_body_without_an_error_is_resumed(out: Path) -> None:
+    """A host that sends fewer bytes than it promised, then closes cleanly."""
+    cut = 5000
+    client = FakeClient(
+        files={
+            "https://f.example/1.png": [
+                FakeDownload(WHOLE[:cut], length=len(WHOLE)),
+                FakeDownload(
+                    WHOLE[cut:],
+                    status=206,
+                    length=len(WHOLE) - cut,
+                    content_range=f"bytes {cut}-{len(WHOLE) - 1}/{len(WHOLE)}",
+                ),
+            ]
+        }
+    )
+    dest = out / "out.png"
+    item = save_output(client, "https://f.example/1.png", lambda kind: dest, force=False)  # type: ignore[arg-type]
+    assert dest.read_bytes() == WHOLE and item.bytes == len(WHOLE)
+    assert [c[2] for c in client.calls] == [0, cut]  # resumed where the short body ended
+    assert leftovers(out) == []
+
+
+def test_filesystems_without_hard_links_fall_back_to_a_checked_rename(
+    client, host, out, monkeypatch
+) -> None:
+    import errno
+
+    def no_links(src, dst) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr("runway_cli.saving.os.link", no_links)
+    host.script = [Reply(200, WHOLE)]
+    save(client, host.url(), out / "a.png")
+    assert (out / "a.png").read_bytes() == WHOLE
+
+    calls = 0
+
+    def choose(kind: str) -> Path:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            (out / "b.png").write_bytes(b"theirs")
+        return out / "b.png"
+
+    with pytest.raises(SaveError, match="appeared while downloading"):
+        save_output(client, host.url(), choose, force=False)
+    assert (out / "b.png").read_bytes() == b"theirs"
+    assert leftovers(out) == []
+
+
+def test_a_destination_that_cannot_be_replaced_is_a_save_error(client, host, out) -> None:
+    host.script = [Reply(200, WHOLE)]
+    (out / "taken.png").mkdir()
+    with pytest.raises(SaveError, match="Could not write"):
+        save(client, host.url(), out / "taken.png", force=True)
+    assert leftovers(out) == []

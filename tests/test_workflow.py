@@ -513,3 +513,51 @@ def test_cancel(out, history, reporter, answer, delete, confirm, action, status,
         assert events(history) == [(recorded, TASK_ID, None)]
     terminal = isinstance(answer, Task) and answer.status.is_terminal
     assert asked == ([answer.status_text] if terminal else [])
+
+
+# --- -o - (one image for stdout) -------------------------------------------------------------------
+
+
+def test_stdout_output_is_recorded_as_a_dash(out, history, reporter) -> None:
+    outcome = workflow(ok_client(), history, reporter).follow(TASK_ID, plan(to_stdout=True))
+    assert outcome.saved
+    assert history.read().find(TASK_ID).files == ["-"]
+
+
+def test_stdout_output_of_a_finished_task_with_several_images_is_bad_input(
+    out, history, reporter
+) -> None:
+    client = FakeClient(tasks=[succeeded(URL1, URL2)])
+    with pytest.raises(UsageError, match="-o - writes one image to stdout"):
+        workflow(client, history, reporter).download(TASK_ID, plan(to_stdout=True))
+    assert client.count("open_download") == 0
+
+
+def test_stdout_output_of_a_task_that_made_several_images_is_a_save_error(
+    out, history, reporter
+) -> None:
+    client = FakeClient(tasks=[task("RUNNING"), succeeded(URL1, URL2)])
+    with pytest.raises(SaveError, match="writes one image") as info:
+        workflow(client, history, reporter).follow(TASK_ID, plan(to_stdout=True))
+    assert info.value.total == 2 and info.value.saved == ()
+
+
+# --- the default name taken meanwhile, an outage under --cancel-on-timeout ------------------------
+
+
+def test_a_default_name_that_exists_is_never_overwritten(out, history, reporter) -> None:
+    (out / f"{TASK_ID}.png").write_bytes(b"mine")
+    with pytest.raises(SaveError, match="already exists") as info:
+        workflow(ok_client(), history, reporter).follow(TASK_ID, plan())
+    assert info.value.existing == Path(f"{TASK_ID}.png")
+    assert (out / f"{TASK_ID}.png").read_bytes() == b"mine"
+
+
+def test_cancel_on_timeout_also_cancels_after_an_outage(out, history, reporter) -> None:
+    client = FakeClient(tasks=[task("RUNNING"), NetworkError("Could not reach x.")])
+    with pytest.raises(WaitTimeoutError) as info:
+        workflow(client, history, reporter).follow(
+            TASK_ID, plan(timeout=0.02, cancel_on_timeout=True)
+        )
+    assert info.value.cancelled and client.count("delete_task") == 1
+    assert isinstance(info.value.__cause__, NetworkError)
