@@ -77,8 +77,9 @@ def _check_key_file(path: Path) -> os.stat_result | None:
     return info
 
 
-def read_keys(path: Path) -> tuple[dict[str, str], list[str]]:
-    """Every stored key by profile, and warnings about permissions we had to fix.
+def read_keys(path: Path, *, tighten: bool = True) -> tuple[dict[str, str], list[str]]:
+    """Every stored key by profile, and warnings about permissions we had to fix
+    (``tighten=False``: look only, for shell completion, which must change nothing).
 
     ``{"profiles": {NAME: {"api_key": KEY}}}``; the older ``{"api_key": KEY}`` (one key,
     before profiles) is the ``default`` profile's.
@@ -87,9 +88,9 @@ def read_keys(path: Path) -> tuple[dict[str, str], list[str]]:
     if _check_key_file(path) is None:
         return {}, warnings
     try:
-        if _owned_by_us(path.parent.stat()) and ensure_private(path.parent, 0o700):
+        if tighten and _owned_by_us(path.parent.stat()) and ensure_private(path.parent, 0o700):
             warnings.append(f"{path.parent} was readable by other users; changed it to 0700.")
-        if ensure_private(path, 0o600):
+        if tighten and ensure_private(path, 0o600):
             warnings.append(f"{path} was readable by other users; changed it to 0600.")
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError) as exc:

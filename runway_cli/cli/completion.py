@@ -118,7 +118,7 @@ def complete_profile(incomplete: str) -> Candidates:
     except Exception:
         config = ConfigFile(paths.config_file)
     try:
-        keys, _ = read_keys(paths.credentials)
+        keys, _ = read_keys(paths.credentials, tighten=False)
     except Exception:
         keys = {}
     current = config.current or DEFAULT_PROFILE

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from runway_cli.cli import options
+from runway_cli.cli import completion, options
 from runway_cli.cli.boundary import boundary
 from runway_cli.cli.options import QuietOpt
 
@@ -15,7 +15,12 @@ from runway_cli.cli.options import QuietOpt
 def models(
     model_id: Annotated[
         str | None,
-        typer.Argument(metavar="MODEL_ID", help="Show one model in full.", show_default=False),
+        typer.Argument(
+            metavar="MODEL_ID",
+            help="Show one model in full.",
+            show_default=False,
+            autocompletion=completion.complete_model,
+        ),
     ] = None,
     json_out: Annotated[
         bool,
