@@ -218,28 +218,29 @@ def test_create_5xx_other_than_503_is_ambiguous(status) -> None:
     assert not verdict.retryable
 
 
-def test_daily_limit_is_told_apart_by_the_server_text_and_never_retried() -> None:
+@pytest.mark.parametrize(
+    ("status", "text", "cls", "kind", "retryable"),
+    [
+        (429, "Daily task limit reached.", errors.RateLimitError, "daily_limit", False),
+        (429, "Too many requests.", errors.RateLimitError, "rate_limited", True),
+        (
+            400,
+            "Not enough credits.",
+            errors.InsufficientCreditsError,
+            "insufficient_credits",
+            False,
+        ),
+        (400, "Validation of body failed", errors.BadRequestError, "bad_request", False),
+    ],
+)
+def test_limits_and_credits_are_told_apart_by_the_server_text(
+    status, text, cls, kind, retryable
+) -> None:
     verdict = classify_status(
-        "POST",
-        "/v1/text_to_image",
-        answer(429, {"error": "Daily task limit reached."}),
-        is_create=True,
-        from_api=True,
+        "POST", "/v1/text_to_image", answer(status, {"error": text}), is_create=True, from_api=True
     )
-    assert isinstance(verdict.error, errors.RateLimitError)
-    assert verdict.error.daily_limit and verdict.error.kind == "daily_limit"
-    assert not verdict.retryable and verdict.rate_limited
-
-
-def test_not_enough_credits_is_told_apart_by_the_server_text() -> None:
-    verdict = classify_status(
-        "POST",
-        "/v1/text_to_image",
-        answer(400, {"error": "Not enough credits."}),
-        is_create=True,
-        from_api=True,
-    )
-    assert type(verdict.error) is errors.InsufficientCreditsError
+    assert type(verdict.error) is cls and verdict.error.kind == kind
+    assert verdict.retryable is retryable
 
 
 def test_retry_after_is_read() -> None:

@@ -182,18 +182,6 @@ def test_dropped_read_is_retried(client, sandbox, fake_time) -> None:
     assert len(fake_time.sleeps) == 1 and sandbox.count("GET", ORG) == 2
 
 
-def test_interrupting_a_read_retry_wait_is_a_plain_ctrl_c(sandbox) -> None:
-    def interrupted(seconds: float) -> None:
-        raise KeyboardInterrupt
-
-    fault(sandbox, status=503, method="GET", path=ORG)
-    with (
-        RunwayClient(sandbox.base_url, KEY, sleep=interrupted) as c,
-        pytest.raises(KeyboardInterrupt),
-    ):
-        c.get_organization()
-
-
 def test_daily_limit_is_not_retried(client, sandbox, fake_time) -> None:
     fault(sandbox, status=429, method="GET", path=ORG, message=DAILY)
     with pytest.raises(errors.RateLimitError) as info:
@@ -274,17 +262,29 @@ def test_create_connect_refused_is_retried_because_never_sent(fake_time) -> None
     assert len(fake_time.sleeps) == 4  # retried: the request provably never left
 
 
-def test_interrupting_a_create_retry_wait_says_nothing_was_created(sandbox) -> None:
-    def interrupted(seconds: float) -> None:
-        raise KeyboardInterrupt
+def interrupted(seconds: float) -> None:
+    raise KeyboardInterrupt
 
-    fault(sandbox, status=503, method="POST", path=CREATE)
+
+@pytest.mark.parametrize(
+    ("method", "path", "call", "raised"),
+    [
+        # A read: a plain Ctrl-C, for the layer above to turn into the right message.
+        ("GET", ORG, lambda c: c.get_organization(), KeyboardInterrupt),
+        # A create is only retried when Runway refused it: nothing was created.
+        ("POST", CREATE, lambda c: c.create_text_to_image(BODY), errors.Interrupted),
+    ],
+)
+def test_ctrl_c_during_a_retry_wait(sandbox, method, path, call, raised) -> None:
+    fault(sandbox, status=503, method=method, path=path)
     with (
         RunwayClient(sandbox.base_url, KEY, sleep=interrupted) as c,
-        pytest.raises(errors.Interrupted, match="no task was created") as info,
+        pytest.raises(raised) as info,
     ):
-        c.create_text_to_image(BODY)
-    assert info.value.stage is errors.Stage.BEFORE_CREATE and info.value.task_id is None
+        call(c)
+    if raised is errors.Interrupted:
+        assert "no task was created" in info.value.message
+        assert info.value.stage is errors.Stage.BEFORE_CREATE and info.value.task_id is None
 
 
 def test_daily_limit_on_create_is_reported_plainly(client, sandbox, fake_time) -> None:
