@@ -12,8 +12,8 @@ from runway_cli import errors
 from runway_cli.api.client import RunwayClient
 from runway_cli.api.retry import RetryPolicy
 from runway_cli.api.types import CreatedTask, Organization, RetryEvent, TaskStatus
-from runway_cli.sandbox import FaultRule
-from tests.conftest import KEY
+from runway_cli.sandbox import FaultRule, SandboxServer
+from tests.conftest import FAST, KEY
 from tests.fakes import FakeTime
 
 CREATE = "/v1/text_to_image"
@@ -26,6 +26,43 @@ NO_CREDITS = "You do not have enough credits to run this task."
 @pytest.fixture
 def fake_time() -> FakeTime:
     return FakeTime()
+
+
+class SandboxSince:
+    """The module's sandbox as one test sees it: no faults at the start, and ``count`` counts
+    only this test's requests. (One sandbox per module: starting one per test cost more than
+    the tests.)"""
+
+    def __init__(self, server: SandboxServer) -> None:
+        self.server = server
+        self.start = len(server.requests)
+        server.faults.replace([])
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    @property
+    def faults(self):
+        return self.server.faults
+
+    def count(self, method: str, path: str) -> int:
+        return sum(
+            1
+            for entry in self.server.requests[self.start :]
+            if entry["method"] == method and entry["path"].startswith(path)
+        )
+
+
+@pytest.fixture(scope="module")
+def shared() -> Iterator[SandboxServer]:
+    with SandboxServer(keys=[KEY], timeline=FAST) as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox(shared: SandboxServer) -> SandboxSince:
+    return SandboxSince(shared)
 
 
 @pytest.fixture
@@ -240,10 +277,13 @@ def test_create_estimate_is_typed(client, sandbox) -> None:
     assert client.create_text_to_image(BODY).estimated_credits is None  # a bool is no number
 
 
-def test_create_read_timeout_is_ambiguous(sandbox, fake_time) -> None:
-    fault(sandbox, "delay", method="POST", path=CREATE, delay=0.3)
+def test_create_read_timeout_is_ambiguous(fake_time) -> None:
+    # Its own sandbox: the delayed request goes on after the client gave up, and must not
+    # reach another test's request counts.
+    slow = FaultRule(action="delay", method="POST", path=CREATE, delay=0.3)
     with (
-        RunwayClient(sandbox.base_url, KEY, read_timeout=0.05, sleep=fake_time.sleep) as c,
+        SandboxServer(keys=[KEY], timeline=FAST, faults=[slow]) as server,
+        RunwayClient(server.base_url, KEY, read_timeout=0.05, sleep=fake_time.sleep) as c,
         pytest.raises(errors.AmbiguousCreateError, match="timed out waiting for the answer"),
     ):
         c.create_text_to_image(BODY)
