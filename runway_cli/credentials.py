@@ -180,21 +180,11 @@ def store_key(path: Path, key: str, profile: str = DEFAULT_PROFILE) -> Path:
         ) from None
     except OSError as exc:
         raise CredentialsError(f"Cannot store the key in {path.parent}: {exc.strerror}.") from None
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    keys[profile] = key
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_EXCL, 0o600)
-        keys[profile] = key
-        data = {"profiles": {name: {"api_key": k} for name, k in sorted(keys.items())}}
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh)
-            fh.write("\n")
-        os.replace(tmp, path)
+        _write_keys(path, keys)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise CredentialsError(f"Cannot store the key in {path}: {exc.strerror}.") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path
 
 
@@ -208,12 +198,21 @@ def delete_key(path: Path, profile: str = DEFAULT_PROFILE) -> bool:
         if not keys:
             path.unlink()
             return True
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        _write_keys(path, keys)
+    except OSError as exc:
+        raise CredentialsError(f"Cannot update the key file {path}: {exc.strerror}.") from None
+    return True
+
+
+def _write_keys(path: Path, keys: dict[str, str]) -> None:
+    """Replace the key file atomically (0600); no temporary file is left if it fails."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump({"profiles": {n: {"api_key": k} for n, k in sorted(keys.items())}}, fh)
             fh.write("\n")
         os.replace(tmp, path)
-    except OSError as exc:
-        raise CredentialsError(f"Cannot update the key file {path}: {exc.strerror}.") from None
-    return True
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

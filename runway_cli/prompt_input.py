@@ -16,12 +16,15 @@ from typing import BinaryIO
 from runway_cli.catalog import all_models
 from runway_cli.errors import UsageError
 
+# Room for what editors add around a prompt: a BOM, line ends, trailing blank lines.
+_SLACK = 64
+
 
 def max_prompt_bytes() -> int:
     """UTF-8 bytes of the longest prompt any catalog model accepts (3 bytes per UTF-16 unit
-    at most), so reading more than this can only end in a refusal."""
+    at most), plus a little slack, so reading more can only end in a refusal."""
     longest = max((m.prompt_max or 0) for m in all_models().values())
-    return 3 * longest
+    return 3 * longest + _SLACK
 
 
 def _read_bounded(stream: BinaryIO, source: str) -> bytes:
@@ -45,7 +48,7 @@ def normalise(raw: bytes, source: str) -> str:
         ) from None
     text = text.removeprefix("\ufeff").replace("\r\n", "\n").rstrip("\n")
     for index, ch in enumerate(text):
-        if (ord(ch) < 32 and ch not in "\n\t") or ord(ch) == 127:
+        if (ord(ch) < 32 and ch not in "\n\t") or 127 <= ord(ch) <= 159:  # C0, DEL, C1
             line = text.count("\n", 0, index) + 1
             column = index - (text.rfind("\n", 0, index) + 1) + 1
             raise UsageError(

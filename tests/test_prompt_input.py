@@ -76,12 +76,6 @@ def test_control_characters_are_refused_with_their_position(raw, char, line, col
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: only C0 controls and DEL are refused; C1 control characters "
-    "(U+0080-U+009F, e.g. U+009B, a one-character CSI to many terminals) pass, although the "
-    "docstring promises every control character but newline and tab is refused",
-)
 def test_c1_control_characters_are_refused() -> None:
     with pytest.raises(UsageError, match="control character"):
         normalise("a \u009b31m fox".encode(), "stdin")
@@ -130,12 +124,6 @@ def test_a_file_over_the_limit_is_refused(prompt_file) -> None:
     assert "right file" in (info.value.hint or "")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: the read bound is 3 bytes per UTF-16 unit of the longest prompt, "
-    "with no room for the trailing newline every editor writes (or a BOM), so a prompt the "
-    "model accepts (32000 CJK characters for gpt_image_2) cannot be read from a file",
-)
 def test_the_longest_accepted_prompt_can_be_read_from_a_file(prompt_file) -> None:
     text = "\u4e2d" * (LIMIT // 3)
     assert read_prompt(None, prompt_file(text.encode() + b"\n")) == text
@@ -217,4 +205,5 @@ def test_the_bound_follows_the_catalog() -> None:
     from runway_cli.catalog import all_models
 
     longest = max(m.prompt_max or 0 for m in all_models().values())
-    assert 3 * longest == LIMIT
+    # 3 UTF-8 bytes per UTF-16 unit at most, plus a little room for a BOM and line ends
+    assert 3 * longest < LIMIT <= 3 * longest + 64

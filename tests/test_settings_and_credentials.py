@@ -593,12 +593,6 @@ def test_an_interrupted_write_leaves_no_temporary_file(key_file: Path, monkeypat
     assert temp_files(key_file.parent) == [] and not key_file.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: delete_key rewrites the key file through a temporary file but, "
-    "unlike store_key, does not remove it when the rewrite fails, leaving a copy of the "
-    "remaining keys beside the key file",
-)
 def test_a_failed_delete_leaves_no_temporary_file(key_file: Path, monkeypatch) -> None:
     credentials.store_key(key_file, STORED_KEY)
     credentials.store_key(key_file, ENV_KEY, "work")
