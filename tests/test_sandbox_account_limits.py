@@ -343,3 +343,22 @@ def test_bad_limits_are_refused(options: dict[str, Any]) -> None:
         AccountLimits(**options)
     with pytest.raises(ValueError, match="must be a whole number"):
         SandboxServer(**options)
+
+
+def test_the_balance_and_the_daily_count_belong_to_one_run(
+    start: Callable[..., Api], clock: FakeClock, tmp_path: Path
+) -> None:
+    """The state file keeps tasks across runs, not the account: no run inherits a spent
+    balance or a used-up day (``runway-img --sandbox`` starts a server per command)."""
+    state = tmp_path / "sandbox.sqlite3"
+    first = start(state_path=state, credits=2 * PRICE, daily_limit=2)
+    first.create_id("one")
+    first.create_id("two")
+    assert first.balance() == 0 and first.create("three").status_code == 429  # the day is used up
+    clock.at(0.5)  # a later command
+    second = start(state_path=state, credits=2 * PRICE, daily_limit=2)
+    assert second.balance() == 2 * PRICE
+    assert second.organization()["usage"]["models"] == {}
+    task = second.create_id("three")
+    # The tasks (and so the concurrency queue) are shared: it waits behind the first run's two.
+    assert first.status(task) == second.status(task) == "THROTTLED"

@@ -204,11 +204,13 @@ def test_slow_body_still_sends_every_byte(sandbox: SandboxServer, clock: FakeClo
 
 def test_faults_can_be_set_over_http(sandbox: SandboxServer) -> None:
     rules = [{"action": "status", "status": 503, "method": "POST", "path": CREATE}]
-    r = requests.post(f"{sandbox.base_url}/_sandbox/faults", json=rules, timeout=5)
+    r = requests.post(f"{sandbox.base_url}/_sandbox/faults", json=rules, headers=HEADERS, timeout=5)
     assert r.json() == {"faults": 1}
     r = requests.post(f"{sandbox.base_url}{CREATE}", json=BODY, headers=HEADERS, timeout=5)
     assert r.status_code == 503
-    bad = requests.post(f"{sandbox.base_url}/_sandbox/faults", json=[{"x": 1}], timeout=5)
+    bad = requests.post(
+        f"{sandbox.base_url}/_sandbox/faults", json=[{"x": 1}], headers=HEADERS, timeout=5
+    )
     assert bad.status_code == 400 and "Bad fault list" in bad.json()["error"]
 
 
@@ -223,7 +225,9 @@ def test_the_request_log_keeps_only_the_newest_requests(clock: FakeClock) -> Non
         assert paths == [f"/v1/tasks/t{i}" for i in range(3, 8)]
         assert sandbox.request_log() == sandbox.requests
         assert sandbox.count("GET", "/v1/tasks/") == 5
-        served = requests.get(f"{sandbox.base_url}/_sandbox/requests", timeout=5).json()
+        served = requests.get(
+            f"{sandbox.base_url}/_sandbox/requests", headers=HEADERS, timeout=5
+        ).json()
         assert [e["path"] for e in served] == paths
         # ... and the log request itself is recorded as it is answered, pushing out the oldest.
         assert [e["path"] for e in sandbox.requests] == [*paths[1:], "/_sandbox/requests"]

@@ -144,9 +144,10 @@ def test_fault_rules_with_bad_types_are_refused(sandbox):
     r = requests.post(
         f"{sandbox.base_url}/_sandbox/faults",
         json=[{"action": "status", "times": "abc"}],
+        headers=api_headers(KEY),
         timeout=5,
     )
-    assert r.status_code == 400
+    assert r.status_code == 400 and "Bad fault list" in r.json()["error"]
     ok = requests.get(f"{sandbox.base_url}/v1/organization", headers=api_headers(KEY), timeout=5)
     assert ok.status_code == 200  # the bad rule list was not installed
 
@@ -154,6 +155,8 @@ def test_fault_rules_with_bad_types_are_refused(sandbox):
 def test_bad_content_length_gets_a_400(sandbox):
     host, port = sandbox.base_url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=5) as s:
-        s.sendall(b"POST /v1/text_to_image HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n")
+        s.sendall(
+            f"POST /v1/text_to_image HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Length: abc\r\n\r\n".encode()
+        )
         answer = s.recv(4096)
     assert answer.startswith(b"HTTP/1.1 400")

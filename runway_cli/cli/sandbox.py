@@ -43,6 +43,30 @@ def sandbox(
             show_default=False,
         ),
     ] = None,
+    concurrency: Annotated[
+        str,
+        typer.Option(
+            "--concurrency",
+            metavar="N|none",
+            help="Tasks per model running at once; more wait THROTTLED in a queue.",
+        ),
+    ] = "2",
+    daily_limit: Annotated[
+        str,
+        typer.Option(
+            "--daily-limit",
+            metavar="N|none",
+            help="Tasks per model a day; creates beyond it answer 429.",
+        ),
+    ] = "500",
+    credits: Annotated[
+        str,
+        typer.Option(
+            "--credits",
+            metavar="N",
+            help="Starting credit balance of this run; a create that costs more answers 400.",
+        ),
+    ] = "10000",
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -69,6 +93,9 @@ def sandbox(
             f"Cannot keep sandbox state in {state}: the folder {state.parent} does not exist.",
             hint="Create it first, or choose another --state.",
         )
+    slots = _limit(concurrency, "--concurrency")
+    per_day = _limit(daily_limit, "--daily-limit")
+    balance = _whole(credits, "--credits")
     chosen_key = key or new_key()
     check_api_key(chosen_key, "--key")
     try:
@@ -77,6 +104,9 @@ def sandbox(
             state_path=state or settings.paths.sandbox_state,
             port=port,
             keys=[chosen_key],
+            concurrency=slots,
+            daily_limit=per_day,
+            credits=balance,
         )
     except SandboxStateError as exc:
         raise UsageError(str(exc)) from None
@@ -98,3 +128,18 @@ def sandbox(
         render.note("Sandbox stopped.")
     finally:
         server.stop()
+
+
+def _limit(value: str, flag: str) -> int | None:
+    """A whole number >= 0, or ``none``: no limit."""
+    return None if value.strip().lower() == "none" else _whole(value, flag, "or none (no limit)")
+
+
+def _whole(value: str, flag: str, alternative: str = "") -> int:
+    from runway_cli.errors import UsageError
+
+    text = value.strip()
+    if text.isascii() and text.isdigit() and len(text) <= 12:
+        return int(text)
+    allowed = " ".join(filter(None, ["a whole number >= 0", alternative]))
+    raise UsageError(f"{flag} must be {allowed}, not {value!r}.")

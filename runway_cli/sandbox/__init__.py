@@ -4,10 +4,23 @@ No credits are spent and no network is needed. It is an independent oracle of th
 imports nothing from the rest of ``runway_cli`` except the wire constants (``runway_cli.wire``)
 and reads the model catalog as plain JSON, so a bug in the client's checks cannot hide in it.
 
+As a library (a test double for code built on the Runway API, e.g. with the official SDK)::
+
+    from runway_cli.sandbox import Sandbox
+
+    with Sandbox(task_seconds=1) as sb:
+        client = RunwayML(api_key=sb.key, base_url=sb.url)
+
+and as the ``runway_sandbox`` pytest fixture (``runway_cli/pytest_plugin.py``).
+
 Modules, outside in:
 
-- ``server.py``: ``SandboxServer`` (start/stop, limits, request log) and the HTTP plumbing
-  that carries out effects;
+- ``library.py``: ``Sandbox``, the server with a constructor made for tests;
+- ``server.py``: ``SandboxServer`` (start/stop, limits, request log);
+- ``plumbing.py``: the HTTP plumbing: connections (cap, timeout, TLS, closing them on stop),
+  bodies (capped, chunked decoded), carrying out effects;
+- ``guards.py``: what is checked before a body is read (Host, framing, key, size) and the
+  bounded JSON reader;
 - ``routes.py``: the route table, one handler per API or sandbox path;
 - ``effects.py``: what a handler or fault rule asks the plumbing to do (respond, drop, cut...);
 - ``faults.py``: fault rules that return effects;
@@ -21,9 +34,10 @@ Modules, outside in:
 
 from .accounts import AccountLimits
 from .faults import FaultFileError, FaultRule, load_faults
+from .library import Sandbox
 from .lifecycle import Timeline
 from .markers import FAILURES, MARKERS
-from .server import SandboxServer, SandboxStateError, new_key
+from .server import RemoteSandboxWarning, SandboxServer, SandboxStateError, new_key
 
 __all__ = [
     "FAILURES",
@@ -31,6 +45,8 @@ __all__ = [
     "AccountLimits",
     "FaultFileError",
     "FaultRule",
+    "RemoteSandboxWarning",
+    "Sandbox",
     "SandboxServer",
     "SandboxStateError",
     "Timeline",

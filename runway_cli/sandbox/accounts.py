@@ -9,6 +9,15 @@
   than the balance answers 400 ``{"error": "You do not have enough credits to run this task."}``.
 
 ``None`` means no limit (reported as ``null``) for the two generation limits.
+
+The account lives for one run of the server: the balance and the daily count cover the tasks
+created since this ``Account`` was made (``since``), although the state file keeps tasks, and
+their states, across runs. That is deliberate. ``runway-img --sandbox`` starts an in-process
+server for every command with state in a persistent file; if spending counted every task
+the file ever held, the default 10,000 credits would run out after about 2,000 tasks and every
+later run would be refused for good, with no way to top up. Per run, a command can never
+inherit a spent account or a used-up day; ``runway-img sandbox --credits N`` and the Python
+API still enforce their limits for as long as the server runs (restart it to refill).
 """
 
 from __future__ import annotations
@@ -63,11 +72,18 @@ class Account:
         limits: AccountLimits,
         timeline: Timeline,
         clock: Callable[[], float],
+        since: float | None = None,
     ) -> None:
         self.store = store
         self.limits = limits
         self.timeline = timeline
         self.clock = clock
+        self.since = clock() if since is None else since  # the start of this run
+
+    def _window(self) -> float:
+        """Tasks created from this moment on count toward the daily cap: a rolling day,
+        within this run."""
+        return max(self.since, self.clock() - DAY)
 
     def status(self, row: TaskRow) -> tuple[str, float]:
         """``(status, progress)`` of one task now, behind the tasks queued before it."""
@@ -87,7 +103,8 @@ class Account:
 
     def balance(self, rows: Iterable[TaskRow] | None = None) -> int:
         rows = self.store.all_tasks() if rows is None else rows
-        spent = sum(cost(row, status) for row, status in self._statuses(rows))
+        ours = [row for row in rows if row.created >= self.since]
+        spent = sum(cost(row, status) for row, status in self._statuses(ours))
         return max(0, self.limits.credits - spent)
 
     def admit(self, model: str, credits: int) -> Callable[[list[TaskRow]], None]:
@@ -96,7 +113,7 @@ class Account:
         def check(rows: list[TaskRow]) -> None:
             daily = self.limits.daily_limit
             if daily is not None:
-                since = self.clock() - DAY
+                since = self._window()
                 if sum(1 for r in rows if r.model == model and r.created >= since) >= daily:
                     raise Refused(429, DAILY_LIMIT_REACHED)
             if credits > self.balance(rows):
@@ -110,13 +127,17 @@ class Account:
             "maxConcurrentGenerations": self.limits.concurrency,
             "maxDailyGenerations": self.limits.daily_limit,
         }
+        rows = self.store.all_tasks()
+        since = self._window()
+        daily: dict[str, int] = defaultdict(int)
+        for row in rows:
+            if row.created >= since:
+                daily[row.model] += 1
         return {
-            "creditBalance": self.balance(),
+            "creditBalance": self.balance(rows),
             "tier": {
                 "maxMonthlyCreditSpend": self.limits.monthly_spend,
                 "models": {m: dict(limits) for m in models()},
             },
-            "usage": {
-                "models": {m: {"dailyGenerations": n} for m, n in self.store.daily_counts().items()}
-            },
+            "usage": {"models": {m: {"dailyGenerations": n} for m, n in sorted(daily.items())}},
         }

@@ -20,7 +20,12 @@ After the work is done (only on a 200 answer of an API route or an output file):
 - ``not_image``: output files: serve text instead of image bytes.
 
 Rules come from ``SandboxServer(faults=...)``, ``runway-img sandbox --faults FILE``
-(``load_faults``) or ``POST /_sandbox/faults`` with a JSON list of rule objects.
+(``load_faults``) or ``POST /_sandbox/faults`` with a JSON list of rule objects. Every field is
+checked when a rule is made, however it is made, so nothing reaches a response unchecked: a
+status of 200-599 (an interim 1xx is no answer; 204 and 304 go out without a body), a delay of
+0-3600 s, ``retry_after`` one short line of printable ASCII, ``body`` JSON of bounded depth.
+A rule never matches the sandbox's control routes (``/_sandbox/faults``, ``/_sandbox/requests``),
+so no rule can lock them out.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from .effects import Answer, Cut, Delay, Drop, Respond, SlowBody, json_response
+from .guards import MAX_JSON_DEPTH, is_control, parse_json
 
 _HTML = (
     b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
@@ -42,6 +48,9 @@ _HTML = (
 )
 _NOT_AN_IMAGE = b"this is not an image\n" * 10
 _MAX_DELAY = 3600.0
+_MAX_HEADER = 64  # characters of retry_after
+_NO_BODY = (204, 304)
+_NUMBERS = ("times", "status", "delay")
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "action": (str,),
     "method": (str,),
@@ -74,35 +83,28 @@ class FaultRule:
     body: Any = None
 
     def __post_init__(self) -> None:
-        if self.action not in BEFORE and self.action not in AFTER:
-            raise ValueError(f"unknown fault action {self.action!r}")
-        if not 100 <= self.status <= 599:
-            raise ValueError(f"fault status {self.status} is not an HTTP status (100-599)")
-        if not 0 <= self.delay <= _MAX_DELAY:
-            raise ValueError(f"fault delay must be 0-{_MAX_DELAY:g} seconds, not {self.delay}")
-        if self.times is not None and self.times < 0:
-            raise ValueError("fault times must be >= 0 or null (always)")
-        if self.retry_after is not None and not self.retry_after.isprintable():
-            raise ValueError("fault retry_after must be printable text on one line")
+        for name, kinds in _FIELD_TYPES.items():
+            value = getattr(self, name)
+            if not isinstance(value, kinds) or (isinstance(value, bool) and name in _NUMBERS):
+                raise ValueError(f"fault field {name!r} has the wrong type")
+        problem = _problem(self)
+        if problem is not None:
+            raise ValueError(problem)
 
     @classmethod
     def from_dict(cls, data: Any) -> FaultRule:
         """A rule from JSON, with its field types checked (ValueError otherwise)."""
         if not isinstance(data, dict):
             raise ValueError("each fault rule must be a JSON object")
-        for name, value in data.items():
+        for name in data:
             if name not in _FIELD_TYPES:
                 raise ValueError(f"unknown fault field {name!r}")
-            if not isinstance(value, _FIELD_TYPES[name]) or (
-                isinstance(value, bool) and name in ("times", "status", "delay")
-            ):
-                raise ValueError(f"fault field {name!r} has the wrong type")
         if "action" not in data:
             raise ValueError("a fault rule needs an action")
         return cls(**data)
 
     def matches(self, method: str, path: str) -> bool:
-        if self.method not in ("*", method):
+        if is_control(path) or self.method not in ("*", method):
             return False
         if "*" in self.path:
             return fnmatch.fnmatchcase(path, self.path)
@@ -119,8 +121,44 @@ class FaultRule:
         return change(self, response) if change else response
 
 
+def _problem(rule: FaultRule) -> str | None:
+    """What is wrong with a rule's values (their types are already right), or None."""
+    if rule.action not in BEFORE and rule.action not in AFTER:
+        return f"unknown fault action {rule.action!r}"
+    if not 200 <= rule.status <= 599:
+        return f"fault status {rule.status} is not an HTTP status for an answer (200-599)"
+    if not 0 <= rule.delay <= _MAX_DELAY:
+        return f"fault delay must be 0-{_MAX_DELAY:g} seconds, not {rule.delay}"
+    if rule.times is not None and rule.times < 0:
+        return "fault times must be >= 0 or null (always)"
+    after = rule.retry_after
+    if after is not None and not (after.isascii() and after.isprintable() and after.strip()):
+        return "fault retry_after must be one line of printable ASCII"
+    if after is not None and len(after) > _MAX_HEADER:
+        return f"fault retry_after must be at most {_MAX_HEADER} characters"
+    if rule.method != "*" and not (
+        rule.method.isascii() and rule.method.isalpha() and rule.method.isupper()
+    ):
+        return f"fault method must be an HTTP method or *, not {rule.method!r}"
+    if not rule.path.startswith(("/", "*")):
+        return "fault path must start with / (or be a * glob)"
+    return _body_problem(rule.body)
+
+
+def _body_problem(body: Any) -> str | None:
+    try:
+        text = json.dumps(body, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return "fault body must be JSON (objects, lists, strings, numbers, true/false/null)"
+    if not parse_json(text.encode())[1]:
+        return f"fault body must nest at most {MAX_JSON_DEPTH} levels deep"
+    return None
+
+
 def _status(rule: FaultRule) -> Respond:
     headers = {"Retry-After": rule.retry_after} if rule.retry_after else {}
+    if rule.status in _NO_BODY:
+        return Respond(rule.status, b"", headers=headers)
     if rule.html:
         return Respond(rule.status, _HTML, "text/html", headers)
     return json_response(

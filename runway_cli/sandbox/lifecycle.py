@@ -36,6 +36,14 @@ class Timeline:
     pending: float = 0.4
     running: float = 1.6
 
+    @classmethod
+    def of_task(cls, seconds: float) -> Timeline:
+        """A task of ``seconds`` in all, as ``runway-img sandbox`` runs them: 20% PENDING,
+        then 80% RUNNING (ValueError unless 0 < seconds < infinity)."""
+        if not 0 < seconds < math.inf:
+            raise ValueError(f"task_seconds must be a positive number, not {seconds!r}")
+        return cls(pending=seconds * 0.2, running=seconds * 0.8)
+
 
 def timeline_of(row: TaskRow, default: Timeline) -> Timeline:
     """The timeline stored with the task (older state files: the reader's)."""

@@ -1,28 +1,27 @@
 """The sandbox's routes: a table of (method, path pattern) -> handler.
 
 Handlers take the app and the request and return a ``Respond`` (``effects.py``); they never
-touch the connection. Paths under ``/v1`` are the Runway API (Bearer key and
-``X-Runway-Version`` checked first, as the live API does); paths under ``/_sandbox`` are the
-sandbox's own: output files, the upload store, the request log and fault rules.
+touch the connection. Paths under ``/v1`` are the Runway API; paths under ``/_sandbox`` are the
+sandbox's own: output files, the upload store, the request log and fault rules. Who may call
+which route (the Bearer key, ``X-Runway-Version``, the Host, the body's size) was checked
+before the body was read (``guards.py``).
 """
 
 from __future__ import annotations
 
-import email.policy
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import Message
-from email.parser import BytesParser
+from email.parser import BytesHeaderParser
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
-
-from runway_cli.wire import API_VERSION, VERSION_HEADER
 
 from .accounts import Refused
 from .effects import Respond, error, json_response, xml_error
 from .faults import FaultRule
+from .guards import DOC_URL, parse_json
 from .images import sniff_image
 from .lifecycle import FAILED, IN_PROGRESS, RUNNING, SUCCEEDED
 from .markers import failure_fields
@@ -33,9 +32,9 @@ from .store import TaskRow
 if TYPE_CHECKING:
     from .server import SandboxServer
 
-DOC_URL = "https://docs.dev.runwayml.com/api"
 TASK_NOT_FOUND = "Could not find Task"
 UPLOAD_PREFIX = "runway://sandbox/uploads/"
+_HEADERS = BytesHeaderParser()
 _UPLOAD_EXTENSIONS = re.compile(r".*\.(png|jpe?g|webp|gif|mp4|mov|webm|mp3|wav)", re.I | re.S)
 
 
@@ -46,6 +45,11 @@ class Request:
     query: dict[str, list[str]]
     headers: Message
     body: bytes
+
+    @cached_property
+    def parsed(self) -> tuple[Any, bool]:
+        """The body as JSON, parsed once: ``(value, True)``, or ``(None, False)``."""
+        return parse_json(self.body)
 
 
 Handler = Callable[["SandboxServer", Request, dict[str, str]], Respond]
@@ -61,12 +65,6 @@ class Route:
 
 def dispatch(app: SandboxServer, request: Request) -> tuple[Respond, bool]:
     """The answer, and whether a fault rule may still change it."""
-    if request.path.startswith("/v1/"):
-        refusal = _check_credentials(app, request)
-        if refusal is not None:
-            return refusal, False
-    elif not request.path.startswith("/_sandbox/"):
-        return error(404, "Not found."), False
     allowed = False
     for route in ROUTES:
         match = route.pattern.fullmatch(request.path)
@@ -78,30 +76,18 @@ def dispatch(app: SandboxServer, request: Request) -> tuple[Respond, bool]:
     return (error(405, "Method not allowed.") if allowed else error(404, "Not found.")), False
 
 
-def _check_credentials(app: SandboxServer, request: Request) -> Respond | None:
-    scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
-    if scheme != "Bearer" or token not in app.keys:
-        return error(401, "Invalid API key. Check the Authorization header.")
-    version = request.headers.get(VERSION_HEADER)
-    if version is None:
-        return error(400, f"The {VERSION_HEADER} header is required.", docUrl=DOC_URL)
-    if version != API_VERSION:
-        return error(400, f"Unsupported {VERSION_HEADER}: {version}.", docUrl=DOC_URL)
-    return None
-
-
-def _json_body(raw: bytes) -> tuple[Any, Respond | None]:
-    try:
-        return json.loads(raw), None
-    except (ValueError, RecursionError):
+def _json_body(request: Request) -> tuple[Any, Respond | None]:
+    value, ok = request.parsed
+    if not ok:
         return None, error(400, "Request body is not valid JSON.", docUrl=DOC_URL)
+    return value, None
 
 
 # -- /v1: the API ------------------------------------------------------------------------------
 
 
 def create_task(app: SandboxServer, request: Request, _: dict[str, str]) -> Respond:
-    body, refusal = _json_body(request.body)
+    body, refusal = _json_body(request)
     if refusal is not None:
         return refusal
     model, issues = validate_body(body, known_upload=lambda uri: upload_ready(app, uri))
@@ -159,7 +145,7 @@ def organization(app: SandboxServer, request: Request, _: dict[str, str]) -> Res
 
 
 def create_upload(app: SandboxServer, request: Request, _: dict[str, str]) -> Respond:
-    body, refusal = _json_body(request.body)
+    body, refusal = _json_body(request)
     if refusal is not None:
         return refusal
     issues = []
@@ -209,18 +195,28 @@ def receive_upload(app: SandboxServer, request: Request, params: dict[str, str])
 
 
 def _parse_multipart(content_type: str, raw: bytes) -> tuple[dict[str, str], bytes | None]:
-    """Form fields and the ``file`` part of a multipart/form-data body (stdlib email parser)."""
-    message = BytesParser(policy=email.policy.HTTP).parsebytes(
-        f"Content-Type: {content_type}\r\n\r\n".encode() + raw
-    )
+    """Form fields and the ``file`` part of a multipart/form-data body (RFC 7578).
+
+    Split on the boundary with ``bytes`` operations (a 16 MiB file takes milliseconds; the
+    email parser needs a second); each part's few header lines go to the email parser.
+    """
+    header = Message()
+    header["Content-Type"] = content_type
+    boundary = header.get_param("boundary")
     fields: dict[str, str] = {}
     file_bytes: bytes | None = None
-    if not message.is_multipart():
+    if header.get_content_type() != "multipart/form-data" or not isinstance(boundary, str):
         return fields, None
-    for part in message.iter_parts():
+    delimiter = b"\r\n--" + boundary.encode("latin-1", "replace")
+    for chunk in (b"\r\n" + raw).split(delimiter)[1:]:
+        if chunk.startswith(b"--"):
+            break  # the closing delimiter
+        head, found, payload = chunk.partition(b"\r\n\r\n")
+        if not found:
+            continue
+        part = _HEADERS.parsebytes(head.lstrip(b" \t").removeprefix(b"\r\n"))
         name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True)
-        if not isinstance(name, str) or not isinstance(payload, bytes):
+        if not isinstance(name, str):
             continue
         if name == "file":
             file_bytes = payload
@@ -250,9 +246,12 @@ def request_log(app: SandboxServer, request: Request, _: dict[str, str]) -> Resp
 
 
 def set_faults(app: SandboxServer, request: Request, _: dict[str, str]) -> Respond:
+    items, ok = parse_json(request.body or b"[]")
+    if not ok or not isinstance(items, list):
+        return error(400, "Bad fault list: send a JSON list of rule objects.")
     try:
-        rules = [FaultRule.from_dict(item) for item in json.loads(request.body or b"[]")]
-    except (ValueError, TypeError, KeyError, RecursionError) as exc:
+        rules = [FaultRule.from_dict(item) for item in items]
+    except (ValueError, TypeError, KeyError) as exc:
         return error(400, f"Bad fault list: {exc}")
     app.faults.replace(rules)
     return json_response(200, {"faults": len(rules)})

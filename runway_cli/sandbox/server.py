@@ -1,41 +1,45 @@
 """The sandbox server: a local, Runway-compatible API over ``http.server``.
 
-``SandboxServer`` is the public face (start, stop, limits, the request log for tests);
-``_Handler`` is the HTTP plumbing: it reads a request, asks the fault plan and the route table
-(``routes.py``) what to do, and carries out the resulting effect (``effects.py``).
+``SandboxServer`` is the public face (start, stop, limits, the request log for tests); the
+HTTP plumbing that reads requests and carries out effects is in ``plumbing.py``.
 """
 
 from __future__ import annotations
 
-import json
+import ipaddress
 import secrets
 import sqlite3
-import sys
+import ssl
 import threading
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
-
-from runway_cli.wire import SANDBOX_HEADER, VERSION_HEADER
 
 from .accounts import Account, AccountLimits
 from .catalog_data import ModelRules
-from .effects import Answer, Cut, Delay, Drop, Respond, SlowBody
 from .faults import FaultPlan, FaultRule
+from .guards import LOOPBACK_NAMES, allowed_hosts
 from .lifecycle import Timeline
 from .outputs import OutputFiles, file_kind, price, size_for
-from .routes import Request, dispatch
+from .plumbing import HTTPServer
 from .store import TaskRow, TaskStore
 
 DEFAULT_LOG_LIMIT = 1000
+DEFAULT_LOG_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_CONNECTIONS = 256
+DEFAULT_IDLE_TIMEOUT = 60.0
+_ANY_ADDRESS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}  # noqa: S104
 
 
 class SandboxStateError(Exception):
     """The sandbox's SQLite file cannot be used."""
+
+
+class RemoteSandboxWarning(UserWarning):
+    """The sandbox listens beyond this machine (``allow_remote=True``)."""
 
 
 def new_key() -> str:
@@ -43,13 +47,60 @@ def new_key() -> str:
     return "key_" + secrets.token_hex(64)
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_keys(keys: set[str]) -> set[str]:
+    for key in keys:
+        if not isinstance(key, str) or not key or not key.isascii() or not key.isprintable():
+            raise ValueError("each key must be non-empty printable ASCII")
+        if " " in key:
+            raise ValueError("a key cannot contain spaces")
+    return keys
+
+
+class RequestLog:
+    """The newest requests, bounded both in number and in the body bytes they hold."""
+
+    def __init__(self, limit: int, max_bytes: int) -> None:
+        if limit < 1 or max_bytes < 0:
+            raise ValueError("log_limit must be >= 1 and log_bytes >= 0")
+        self._entries: deque[dict[str, Any]] = deque()
+        self._limit = limit
+        self._max_bytes = max_bytes
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def append(self, entry: dict[str, Any]) -> None:
+        with self._lock:
+            self._entries.append(entry)
+            self._bytes += entry.get("bytes", 0)
+            while len(self._entries) > self._limit or (
+                self._bytes > self._max_bytes and len(self._entries) > 1
+            ):
+                self._bytes -= self._entries.popleft().get("bytes", 0)
+
+    def entries(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._entries)
+
+
 class SandboxServer:
     """A Runway-compatible API on 127.0.0.1. Run it with ``start()`` (a background thread,
     or ``with SandboxServer(...) as sandbox:``) or ``serve_forever()`` (foreground).
+    ``runway_cli.sandbox.Sandbox`` is the same server with a friendlier constructor.
 
     Keyword arguments:
 
-    - ``host``, ``port``: where to listen (port 0: any free port; see ``base_url``).
+    - ``host``, ``port``: where to listen (port 0: any free port; see ``base_url``). Only
+      loopback addresses unless ``allow_remote=True`` (then with a ``RemoteSandboxWarning``,
+      and any ``Host`` header is answered: the key is the only defence left).
     - ``keys``: the API keys it accepts (default: one new key, see ``key``).
     - ``state_path``: SQLite file for tasks and uploads (None: in memory, for tests).
     - ``timeline``: how long tasks stay PENDING, then RUNNING, once they have a slot.
@@ -62,7 +113,12 @@ class SandboxServer:
       limit); creates beyond it answer 429.
     - ``credits``: the starting ``creditBalance``; tasks spend their cost, FAILED and
       CANCELLED tasks cost nothing; a create costing more than the balance answers 400.
-    - ``log_limit``: how many requests the request log keeps (the newest).
+      The balance and the daily cap count this run's tasks only (see ``accounts.py``).
+    - ``log_limit``, ``log_bytes``: the request log keeps the newest requests, at most this
+      many and (beyond the newest one) at most this many body bytes.
+    - ``ssl_context``: serve HTTPS with this server-side context (``base_url`` says https).
+    - ``max_connections``: open connections at once; one more gets a 503 and is closed.
+    - ``idle_timeout``: seconds a connection may sit idle or half-sent before it is closed.
     """
 
     def __init__(
@@ -80,22 +136,62 @@ class SandboxServer:
         daily_limit: int | None = 500,
         credits: int = 10_000,
         log_limit: int = DEFAULT_LOG_LIMIT,
+        log_bytes: int = DEFAULT_LOG_BYTES,
+        ssl_context: ssl.SSLContext | None = None,
+        allow_remote: bool = False,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
     ) -> None:
-        self.keys = set(keys) or {new_key()}
+        self._check_network(host, allow_remote, max_connections, idle_timeout)
+        self.keys = _check_keys(set(keys)) or {new_key()}
         self.timeline = timeline or Timeline()
         self.clock = clock
         self.limits = AccountLimits(
             concurrency=concurrency, daily_limit=daily_limit, credits=credits
         )
+        self._log = RequestLog(log_limit, log_bytes)
+        self.faults = FaultPlan(list(faults))
+        self.allow_remote = allow_remote
+        self.scheme = "https" if ssl_context is not None else "http"
         self.store = TaskStore(state_path, clock=clock)
         self.account = Account(self.store, self.limits, self.timeline, clock)
         self.files = OutputFiles(clock, url_ttl)
-        self.faults = FaultPlan(list(faults))
-        self._log: deque[dict[str, Any]] = deque(maxlen=log_limit)
-        self._log_lock = threading.Lock()
-        self._httpd = _HTTPServer((host, port), _Handler)
-        self._httpd.app = self
+        try:
+            self._httpd = HTTPServer(
+                (host, port),
+                self,
+                ssl_context=ssl_context,
+                max_connections=max_connections,
+                idle_timeout=idle_timeout,
+            )
+        except BaseException:
+            self.store.close()
+            raise
+        default_port = 443 if ssl_context is not None else 80
+        names = (*LOOPBACK_NAMES, self._url_host)
+        self.allowed_hosts = None if allow_remote else allowed_hosts(names, self.port, default_port)
         self._thread: threading.Thread | None = None
+
+    @staticmethod
+    def _check_network(
+        host: str, allow_remote: bool, max_connections: int, idle_timeout: float
+    ) -> None:
+        if not _is_loopback(host):
+            if not allow_remote:
+                raise ValueError(
+                    f"host={host!r} would expose the sandbox beyond this machine; use a "
+                    "loopback address, or pass allow_remote=True if you really mean it."
+                )
+            warnings.warn(
+                f"The sandbox listens on {host!r}: anyone who can reach it and has the key can "
+                "use it.",
+                RemoteSandboxWarning,
+                stacklevel=3,
+            )
+        if not isinstance(max_connections, int) or max_connections < 1:
+            raise ValueError("max_connections must be a whole number >= 1")
+        if not 0 < idle_timeout < float("inf"):
+            raise ValueError("idle_timeout must be a positive number of seconds")
 
     @classmethod
     def for_cli(
@@ -111,14 +207,16 @@ class SandboxServer:
     ) -> SandboxServer:
         """The sandbox as runway-img runs it: tasks spend 20% PENDING, then 80% RUNNING.
 
-        SandboxStateError when the state file is unusable; ValueError for a bad limit.
+        Its account starts afresh each run (see ``accounts.py``): ``runway-img --sandbox``
+        starts one per command over the same state file, and must never inherit a spent
+        balance. SandboxStateError when the state file is unusable; ValueError for a bad limit.
         """
         try:
             return cls(
                 port=port,
                 keys=keys,
                 state_path=state_path,
-                timeline=Timeline(pending=task_seconds * 0.2, running=task_seconds * 0.8),
+                timeline=Timeline.of_task(task_seconds),
                 concurrency=concurrency,
                 daily_limit=daily_limit,
                 credits=credits,
@@ -131,13 +229,31 @@ class SandboxServer:
     # -- lifecycle ------------------------------------------------------------------------
 
     @property
+    def _url_host(self) -> str:
+        host = str(self._httpd.server_address[0])
+        host = _ANY_ADDRESS.get(host, host)
+        return f"[{host}]" if ":" in host else host
+
+    @property
+    def port(self) -> int:
+        return self._httpd.port
+
+    @property
     def base_url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{self.scheme}://{self._url_host}:{self.port}"
 
     @property
     def key(self) -> str:
         return sorted(self.keys)[0]
+
+    @property
+    def open_connections(self) -> int:
+        """Connections open right now (each has a thread)."""
+        return self._httpd.open_connections
+
+    @property
+    def stopping(self) -> threading.Event:
+        return self._httpd.stopping
 
     def start(self) -> SandboxServer:
         self._thread = threading.Thread(
@@ -153,10 +269,14 @@ class SandboxServer:
         self._httpd.serve_forever()
 
     def stop(self) -> None:
+        """Stop serving: close every connection (kept-alive ones too), wait for their
+        threads, close the listening socket and the store. Safe to call twice."""
+        self._httpd.stopping.set()  # wakes delays and slow bodies at once
         if self._thread is not None:
             self._httpd.shutdown()
             self._thread.join(timeout=5)
             self._thread = None
+        self._httpd.close_connections()
         self._httpd.server_close()
         self.store.close()
 
@@ -190,8 +310,7 @@ class SandboxServer:
     # -- the request log, and helpers for tests --------------------------------------------
 
     def record(self, entry: dict[str, Any]) -> None:
-        with self._log_lock:
-            self._log.append(entry)
+        self._log.append(entry)
 
     @property
     def requests(self) -> list[dict[str, Any]]:
@@ -199,15 +318,15 @@ class SandboxServer:
         return self.request_log()
 
     def request_log(self) -> list[dict[str, Any]]:
-        with self._log_lock:
-            return list(self._log)
+        return self._log.entries()
 
     def count(self, method: str, path_prefix: str) -> int:
         """Logged requests with this method whose path starts with ``path_prefix``."""
-        with self._log_lock:
-            return sum(
-                1 for r in self._log if r["method"] == method and r["path"].startswith(path_prefix)
-            )
+        return sum(
+            1
+            for r in self._log.entries()
+            if r["method"] == method and r["path"].startswith(path_prefix)
+        )
 
     def faults_taken(self) -> int:
         return self.faults.taken
@@ -218,181 +337,3 @@ class SandboxServer:
         if row is None:
             raise KeyError(task_id)
         return self.files.image(row, index)
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    app: SandboxServer
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Clients that hang up mid-answer are normal here (timeouts, Ctrl-C); stay quiet."""
-        exc = sys.exc_info()[1]
-        # sqlite3.ProgrammingError: a late request after stop() closed the store
-        if not isinstance(exc, ConnectionError | TimeoutError | sqlite3.ProgrammingError):
-            super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _HTTPServer
-    server_version = "runway-img-sandbox"
-    _entry: dict[str, Any] | None = None
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the request log on the app object is the record."""
-
-    @property
-    def app(self) -> SandboxServer:
-        return self.server.app
-
-    def do_GET(self) -> None:
-        self._handle()
-
-    def do_POST(self) -> None:
-        self._handle()
-
-    def do_DELETE(self) -> None:
-        self._handle()
-
-    # -- one request --------------------------------------------------------------------
-
-    def _handle(self) -> None:
-        url = urlsplit(self.path)
-        body = self._read_body() if self.command == "POST" else b""
-        if body is None:
-            self.close_connection = True
-            self._carry_out(Respond(400, b'{"error": "Bad Content-Length."}'))
-            return
-        request = Request(self.command, url.path, parse_qs(url.query), self.headers, body)
-        self._entry = self._log_entry(request)
-        try:
-            self._carry_out(self._answer(request))
-        finally:
-            self._log("error")  # only if nothing was sent (an exception in a handler)
-
-    def _answer(self, request: Request) -> Answer:
-        """The fault plan first (it may answer, drop or delay), then the route table."""
-        rule = self.app.faults.take(request.method, request.path)
-        early = rule.before() if rule is not None else None
-        if isinstance(early, Delay):
-            time.sleep(early.seconds)
-        elif early is not None:
-            return early
-        response, faults_after = dispatch(self.app, request)
-        if rule is not None and faults_after and response.status == 200:
-            return rule.after(response)
-        return response
-
-    def _read_body(self) -> bytes | None:
-        """The request body, or None when Content-Length is unusable."""
-        raw = self.headers.get("Content-Length") or "0"
-        if not raw.isascii() or not raw.isdigit():
-            return None
-        length = int(raw)
-        return self.rfile.read(length) if length else b""
-
-    def _log_entry(self, request: Request) -> dict[str, Any]:
-        """What the request log keeps: never the key itself."""
-        parsed: Any = None
-        if request.body and request.path.startswith("/v1/"):
-            try:
-                parsed = json.loads(request.body)
-            except (ValueError, RecursionError):
-                parsed = None
-        return {
-            "method": request.method,
-            "path": request.path,
-            "time": self.app.clock(),
-            "range": self.headers.get("Range"),
-            "authorized": self.headers.get("Authorization") is not None,
-            "version": self.headers.get(VERSION_HEADER),
-            "user_agent": self.headers.get("User-Agent"),
-            "accept_encoding": self.headers.get("Accept-Encoding"),
-            "json": parsed,
-        }
-
-    def _log(self, status: int | str) -> None:
-        """Record the request once, *before* answering: a client that has its answer can
-        count on the log already holding the request."""
-        if self._entry is not None:
-            self._entry["status"] = status
-            self.app.record(self._entry)
-            self._entry = None
-
-    # -- carrying out effects -------------------------------------------------------------
-
-    def _carry_out(self, effect: Answer) -> None:
-        if isinstance(effect, Drop):
-            self._log("dropped")
-            self._drop()
-        elif isinstance(effect, Cut):
-            body = effect.response.body
-            self._start(effect.response, len(body))
-            self._write(body[: int(len(body) * effect.fraction)])
-            self._drop()
-        elif isinstance(effect, SlowBody):
-            self._send_slowly(effect)
-        else:
-            self._send(self._with_range(effect))
-
-    def _with_range(self, response: Respond) -> Respond:
-        """An output file asked for from byte N on (``Range: bytes=N-``): 206 with the rest."""
-        header = self.headers.get("Range")
-        if not response.output_file or response.ignore_range or not header:
-            return response
-        spec = header.strip()
-        size = len(response.body)
-        if not spec.startswith("bytes=") or not spec.endswith("-"):
-            return response
-        start = spec[len("bytes=") : -1]
-        if not start.isascii() or not start.isdigit() or not 0 < int(start) < size:
-            return response
-        offset = int(start)
-        headers = {**response.headers, "Content-Range": f"bytes {offset}-{size - 1}/{size}"}
-        return Respond(206, response.body[offset:], response.content_type, headers)
-
-    def _start(self, response: Respond, length: int) -> None:
-        """Log the request, then send the status line and headers."""
-        self._log(response.status)
-        self.send_response(response.status)
-        self.send_header(SANDBOX_HEADER, "1")
-        if response.body or response.status != 204:
-            self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(length))
-        for name, value in response.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-
-    def _send(self, response: Respond) -> None:
-        self._start(response, len(response.body))
-        if response.body and self.command != "HEAD":
-            self.wfile.write(response.body)
-
-    def _send_slowly(self, effect: SlowBody) -> None:
-        body = effect.response.body
-        self._start(effect.response, len(body))
-        step = max(1, -(-len(body) // effect.pieces))
-        for i in range(0, len(body), step):
-            if not self._write(body[i : i + step]):
-                return
-            time.sleep(effect.pause)
-
-    def _write(self, data: bytes) -> bool:
-        """Send bytes now; False (and the connection closed) when the client went away."""
-        try:
-            self.wfile.write(data)
-            self.wfile.flush()
-        except OSError:
-            self._drop()
-            return False
-        return True
-
-    def _drop(self) -> None:
-        """Close the connection without (the rest of) an answer."""
-        self.close_connection = True
-        try:
-            self.wfile.flush()
-            self.connection.shutdown(2)
-        except OSError:
-            pass

@@ -254,6 +254,14 @@ class TaskStore:
             )
             return cur.rowcount == 1
 
+    def upload_exists(self, upload_id: str, max_age: float = 86400) -> bool:
+        """An upload the API issued (``POST /v1/uploads``) within ``max_age`` seconds."""
+        recs = self._read(
+            "SELECT 1 FROM uploads WHERE id = ? AND created >= ?",
+            (upload_id, self.clock() - max_age),
+        )
+        return bool(recs)
+
     def upload_ready(self, upload_id: str, max_age: float = 86400) -> bool:
         recs = self._read(
             "SELECT 1 FROM uploads WHERE id = ? AND kind IS NOT NULL AND created >= ?",
