@@ -50,6 +50,17 @@ def files_in(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
 
 
+def state_files(home: Path) -> list[str]:
+    """Everything runway-img has written under the isolated home's config, cache and data
+    folders (history, keys, sandbox state): empty after a run that was refused up front."""
+    return sorted(
+        str(p.relative_to(home))
+        for sub in ("config", "cache", "data")
+        for p in (home / sub).rglob("*")
+        if p.is_file()
+    )
+
+
 def tasks_created(sandbox: SandboxServer) -> int:
     """Tasks the sandbox really created (not create requests: some were refused or dropped)."""
     return sum(sandbox.store.daily_counts().values())
@@ -101,9 +112,11 @@ def write_big_png(folder: Path, name: str = "big.png") -> str:
     return name
 
 
-def assert_refused(result: Any, sandbox: SandboxServer, needle: str) -> None:
-    """Bad input: exit 2, one error line that says why, nothing on stdout, no request sent."""
+def assert_refused(result: Any, sandbox: SandboxServer, home: Path, needle: str) -> None:
+    """Bad input: exit 2, one error line that says why, nothing on stdout, no request sent,
+    and nothing recorded (no history entry: nothing is in doubt)."""
     assert result.code == 2, result
     assert needle in error_line(result.stderr), result
     assert result.stdout == "", result
     assert sandbox.requests == [], sandbox.requests
+    assert state_files(home) == []

@@ -32,119 +32,68 @@ def _closed_port() -> int:
 
 # -- 2: bad input, refused before anything is sent --------------------------------------------
 
-NO_ENV: dict[str, str] = {}
+
+def case(name: str, args: list[str], needle: str, env: dict[str, str] | None = None):
+    return pytest.param(args, env or {}, needle, id=name)
+
+
+GEN = ["generate", "a fox"]
+# 500 astral-plane emoji are 1000 UTF-16 units; one more ASCII char is one too many
+EMOJI_1001 = "😀" * 500 + "!"
 
 
 @pytest.mark.parametrize(
     ("args", "env", "needle"),
     [
-        pytest.param(["generate"], NO_ENV, "--prompt-file", id="no-prompt"),
-        pytest.param(["generate", ""], NO_ENV, "The prompt is empty", id="empty-prompt"),
-        pytest.param(["generate", "   \n\t "], NO_ENV, "The prompt is empty", id="blank-prompt"),
-        pytest.param(
-            ["generate", "x" * 1001], NO_ENV, "accepts at most 1000 (1 too many", id="too-long"
-        ),
-        # 500 astral-plane emoji are 1000 UTF-16 units; one more ASCII char is one too many
-        pytest.param(
-            ["generate", "😀" * 500 + "!"],
-            NO_ENV,
-            "1001 characters; gen4_image accepts at most 1000",
-            id="utf16-length",
-        ),
-        pytest.param(
+        case("no-prompt", ["generate"], "--prompt-file"),
+        case("empty-prompt", ["generate", ""], "The prompt is empty"),
+        case("blank-prompt", ["generate", "   \n\t "], "The prompt is empty"),
+        case("too-long", ["generate", "x" * 1001], "accepts at most 1000 (1 too many"),
+        case("utf16", ["generate", EMOJI_1001], "1001 characters; gen4_image accepts at most 1000"),
+        case(
+            "prompt-file-missing",
             ["generate", "--prompt-file", "nope.txt"],
-            NO_ENV,
             "Cannot read the prompt file nope.txt",
-            id="prompt-file-missing",
         ),
-        pytest.param(
-            ["generate", "--prompt-file", "bin.txt"], NO_ENV, "bin.txt", id="prompt-file-not-utf8"
+        case(
+            "prompt-file-not-utf8",
+            ["generate", "--prompt-file", "bin.txt"],
+            "bin.txt is not UTF-8 text",
         ),
-        pytest.param(
-            ["generate", "a fox", "--ratio", "1584:672"],
-            NO_ENV,
-            "Valid ratios: 1024:1024",
-            id="ratio-not-offered",
-        ),
-        pytest.param(
-            ["generate", "a fox", "--ratio", "banana"],
-            NO_ENV,
-            "Ratio banana is not valid",
-            id="ratio-junk",
-        ),
-        pytest.param(
-            ["generate", "a fox", "--timeout", "0"],
-            NO_ENV,
-            "--timeout must be a positive",
-            id="timeout-zero",
-        ),
-        pytest.param(
-            ["generate", "a fox", "--timeout", "-5"],
-            NO_ENV,
-            "--timeout must be a positive",
-            id="timeout-negative",
-        ),
-        pytest.param(["status", "not-a-task"], NO_ENV, "is not a task id", id="status-bad-id"),
-        pytest.param(["download", "12345"], NO_ENV, "is not a task id", id="download-bad-id"),
-        pytest.param(
-            ["generate", "a fox", "--base-url", "ftp://example.com"],
-            NO_ENV,
-            "Invalid base URL",
-            id="base-url-ftp",
-        ),
-        pytest.param(
-            ["generate", "a fox", "--base-url", "http://example.com"],
-            NO_ENV,
-            "plain http://",
-            id="base-url-plain-http",
-        ),
-        pytest.param(
-            ["generate", "a fox", "--base-url", "http://127.example.com"],
-            NO_ENV,
-            "plain http://",
-            id="base-url-loopback-lookalike",
-        ),
+        case("ratio-not-offered", [*GEN, "--ratio", "1584:672"], "Valid ratios: 1024:1024"),
+        case("ratio-junk", [*GEN, "--ratio", "banana"], "Ratio banana is not valid"),
+        case("timeout-zero", [*GEN, "--timeout", "0"], "--timeout must be a positive"),
+        case("timeout-negative", [*GEN, "--timeout", "-5"], "--timeout must be a positive"),
+        case("status-bad-id", ["status", "not-a-task"], "is not a task id"),
+        case("download-bad-id", ["download", "12345"], "is not a task id"),
+        case("base-url-ftp", [*GEN, "--base-url", "ftp://example.com"], "Invalid base URL"),
+        case("base-url-unclosed", [*GEN, "--base-url", "https://[::1"], "Invalid base URL"),
+        case("base-url-space", [*GEN, "--base-url", "https://exa mple.com"], "Invalid base URL"),
+        case("base-url-bad-host", [*GEN, "--base-url", "https://bad_host!/"], "Invalid base URL"),
+        case("base-url-plain-http", [*GEN, "--base-url", "http://example.com"], "plain http://"),
+        # a key is sent over plain http:// only to a loopback address, not a look-alike name
+        case("base-url-lookalike", [*GEN, "--base-url", "http://127.example.com"], "plain http://"),
         *(
-            pytest.param(["generate", "a fox", "--base-url", url], NO_ENV, "base URL", id=name)
-            for name, url in [
-                ("base-url-ipv6-unclosed", "https://[::1"),
-                ("base-url-space", "https://exa mple.com"),
-                ("base-url-bad-host", "https://bad_host!/"),
-            ]
-        ),
-        *(
-            pytest.param(
-                ["generate", "a fox"],
-                {name: value},
-                f"{name} must be a positive number of seconds",
-                id=name,
-            )
+            case(name, GEN, f"{name} must be a positive number of seconds", {name: value})
             for name, value in [
                 ("RUNWAY_IMG_POLL_INTERVAL", "abc"),
                 ("RUNWAY_IMG_RETRY_BACKOFF", "-1"),
                 ("RUNWAY_IMG_HTTP_TIMEOUT", "inf"),
             ]
         ),
-        pytest.param(
-            ["generate", "a fox"],
-            {"RUNWAYML_API_SECRET": "key_a b"},
-            "whitespace",
-            id="key-whitespace",
-        ),
-        pytest.param(
-            ["status", SOME_TASK_ID],
-            {"RUNWAYML_API_SECRET": "key_€"},
-            "non-ASCII",
-            id="key-non-ascii",
+        case("key-whitespace", GEN, "whitespace", {"RUNWAYML_API_SECRET": "key_a b"}),
+        case(
+            "key-non-ascii", ["status", SOME_TASK_ID], "non-ASCII", {"RUNWAYML_API_SECRET": "key_€"}
         ),
     ],
 )
-def test_bad_input_exits_2_and_sends_nothing(cli, api_env, sandbox, workdir, args, env, needle):
+def test_bad_input_exits_2_and_sends_nothing(
+    cli, home, api_env, sandbox, workdir, args, env, needle
+):
     (workdir / "bin.txt").write_bytes(b"\xff\xfe\x00bad")
     r = cli(*args, env={**api_env, **env})
-    assert_refused(r, sandbox, needle)
+    assert_refused(r, sandbox, home, needle)
     assert files_in(workdir) == ["bin.txt"]
-    assert history(cli, api_env) == []  # nothing was sent, so nothing is in doubt
 
 
 def test_usage_error_from_the_parser_is_exit_2(cli, api_env, sandbox):
@@ -223,6 +172,15 @@ def test_rejected_key_exits_3(cli, env, sandbox):
         ),
         ("[sandbox:fail:INTERNAL]", "INTERNAL", "A temporary problem at Runway"),
         ("[sandbox:fail:NEW.CODE]", "NEW.CODE", "Trying again later may help"),
+    ],
+    ids=[
+        "default",
+        "safety",
+        "preprocessing-safety",
+        "asset",
+        "third-party",
+        "internal",
+        "unknown-code",
     ],
 )
 def test_failed_task_exits_4_with_reason_code_and_hint(cli, api_env, workdir, marker, code, hint):

@@ -80,7 +80,7 @@ def test_a_wait_that_ends_while_the_service_is_down_exits_7_with_resume(
     sandbox.faults.add(
         FaultRule(action="status", status=503, method="GET", path="/v1/tasks/", times=None)
     )
-    r = cli("generate", "a fox", "-o", "fox.png", "--timeout", "1", env=api_env)
+    r = cli("generate", "a fox", "-o", "fox.png", "--timeout", "0.5", env=api_env)
     assert r.code == 7, r  # not 6: the task may be fine, Runway is what did not answer
     line = error_line(r.stderr)
     assert NOT_ANSWERING in line and "HTTP 503" in line

@@ -136,11 +136,13 @@ def test_downloads_ask_for_identity_encoding(cli, api_env, sandbox):
         pytest.param(["-o", "o{{q}}/a.png"], "does not exist", id="escaped-brace"),
     ],
 )
-def test_bad_output_is_refused_before_any_request(cli, api_env, sandbox, workdir, args, needle):
+def test_bad_output_is_refused_before_any_request(
+    cli, home, api_env, sandbox, workdir, args, needle
+):
     (workdir / "taken.png").write_bytes(b"precious")
     (workdir / "afile").write_text("x")
     r = cli("generate", "a fox", *args, env=api_env)
-    assert_refused(r, sandbox, needle)
+    assert_refused(r, sandbox, home, needle)
     if args == ["-o", "taken.png"]:
         assert "--force" in r.stderr
     assert files_in(workdir) == ["afile", "taken.png"]  # no folder made, nothing replaced

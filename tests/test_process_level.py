@@ -28,6 +28,7 @@ from tests.helpers import (
     CREATE,
     FILES,
     UUID,
+    api_headers,
     files_in,
     history,
     stored_credentials,
@@ -232,7 +233,7 @@ def test_foreground_sandbox_serves_any_client_with_its_faults_until_ctrl_c(cli, 
         assert gen.code == 0, gen
         assert (workdir / "fg.png").read_bytes().startswith(b"\x89PNG")
         assert "POST /v1/text_to_image -> 503" in gen.stderr  # the injected fault, then a retry
-        log = requests.get(f"{base}/_sandbox/requests", timeout=5).json()
+        log = requests.get(f"{base}/_sandbox/requests", headers=api_headers(KEY), timeout=5).json()
         assert [e["status"] for e in log if e["path"] == CREATE] == [503, 200]
     finally:
         _out, err = _stop(proc, signal.SIGINT)

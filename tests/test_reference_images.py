@@ -109,10 +109,12 @@ SIX_HUMANS = [a for _ in range(6) for a in ("--ref", "small.png@human")]
         ),
     ],
 )
-def test_bad_references_are_refused_locally(cli, api_env, sandbox, small, workdir, args, needle):
+def test_bad_references_are_refused_locally(
+    cli, home, api_env, sandbox, small, workdir, args, needle
+):
     (workdir / "notes.txt").write_text("hello")
     r = cli("generate", "a cliff", *args, env=api_env)
-    assert_refused(r, sandbox, needle)
+    assert_refused(r, sandbox, home, needle)
 
 
 def test_a_reference_without_a_subject_counts_as_object(cli, api_env, small):

@@ -82,6 +82,6 @@ def test_download_onto_an_existing_file_is_exit_2_without_downloading(
         pytest.param("{seed}.png", "{seed}", id="seed-unknown-to-history"),
     ],
 )
-def test_download_checks_output_before_any_request(cli, api_env, sandbox, output, needle):
+def test_download_checks_output_before_any_request(cli, home, api_env, sandbox, output, needle):
     r = cli("download", SOME_TASK_ID, "-o", output, env=api_env)
-    assert_refused(r, sandbox, needle)
+    assert_refused(r, sandbox, home, needle)
