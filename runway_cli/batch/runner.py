@@ -1,10 +1,11 @@
 """Running a batch: create each task once, follow many at a time, stop when told to.
 
-One dispatcher thread takes jobs in order as slots free (``slots``), checks the budget, writes
-the manifest's ``sent`` record, creates the task through the ``Workflow`` (the one place that
-knows how to create without billing twice) and records the id at once; a follower thread per
-task waits for it and saves its outputs (so downloads overlap with other tasks' waits).
-Reattached tasks (an id but no files) skip the create.
+One dispatcher thread takes jobs in order as slots free (``slots``) and reserves each one's
+expected cost in the budget; a thread per job then writes the manifest's ``sent`` record,
+creates the task through the ``Workflow`` (the one place that knows how to create without
+billing twice), records the id at once, waits for the task and saves its outputs (so creates,
+waits and downloads of different tasks overlap). Reattached tasks (an id but no files) skip
+the create.
 
 Stop rules: the budget, a daily-limit 429, an "insufficient credits" 400 or a create Runway
 could not take stop *new* creates; tasks in flight are still followed to the end. Ctrl-C
@@ -26,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runway_cli.api.types import Task
-from runway_cli.batch.budget import Budget
+from runway_cli.batch import records
+from runway_cli.batch.budget import Budget, Decision
 from runway_cli.batch.events import BatchReporter, Counts, ItemResult, ItemStatus, StopReason
 from runway_cli.batch.items import BatchItem
 from runway_cli.batch.manifest import Manifest, ManifestError, Record
@@ -42,16 +44,12 @@ from runway_cli.errors import (
     PermissionDeniedError,
     RateLimitError,
     RunwayImgError,
-    SaveError,
-    TaskError,
     UsageError,
-    WaitTimeoutError,
 )
 from runway_cli.output_paths import OutputPlan
 from runway_cli.polling import PollSchedule
 from runway_cli.reporting import Reporter
-from runway_cli.saving import SavedFile
-from runway_cli.workflow import FollowPlan, Outcome, Workflow
+from runway_cli.workflow import FollowPlan, Workflow
 
 WorkflowFactory = Callable[[Reporter, Callable[[float], None]], Workflow]
 _FATAL = (AuthenticationError, PermissionDeniedError, CredentialsError)
@@ -130,6 +128,8 @@ class BatchRunner:
         self._no_creates = threading.Event()
         self._abort = threading.Event()
         self._followers: list[threading.Thread] = []
+        # Downloads at once: as many as tasks in flight (the HTTP pool is sized for both).
+        self._downloads = threading.BoundedSemaphore(slots.total)
         self._lock = threading.Lock()
 
     # -- the run ------------------------------------------------------------------------------
@@ -180,40 +180,66 @@ class BatchRunner:
     # -- creating -----------------------------------------------------------------------------
 
     def _dispatch(self) -> None:
+        """Take jobs in order as slots free; each runs on its own thread (creates too, so a
+        slow create never holds up the others)."""
         waiting = list(self.jobs)
         while waiting:
             job = self.slots.take(waiting)
             if job is None:  # interrupted
                 return
             if job.task_id is not None:
-                self._start_follower(job, job.task_id, reattached=True)
+                self._start(job)
             elif self._no_creates.is_set():
-                self.slots.give_back(job.model, total=True)
+                self.slots.give_back(job.model)
             else:
-                self._create(job)
+                self._reserve_and_start(job, waiting)
 
-    def _create(self, job: Job) -> None:
+    def _reserve_and_start(self, job: Job, waiting: list[Job]) -> None:
         item = job.item
-        verdict = self.budget.check(item.model, item.images)
-        if not verdict.allowed:
-            self.slots.give_back(item.model, total=True)
-            expected = "unknown" if verdict.expected is None else f"{verdict.expected:g}"
-            self._stop(
-                StopReason.BUDGET,
-                f"The budget (--max-credits {self.budget.limit:g}) is reached: "
-                f"{verdict.committed:g} credits spent or in flight, and line {item.line} "
-                f"would cost {expected} more.",
-            )
+        verdict = self.budget.reserve(item.key, item.model, item.images)
+        if verdict.decision is Decision.GO:
+            self._start(job)
             return
-        created = self._send_create(job)
-        if created is None:
-            self.slots.give_back(item.model, total=True)
+        self.slots.give_back(item.model)
+        if verdict.decision is Decision.WAIT:  # the model's first cost is on its way
+            waiting.insert(0, job)
+            self.budget.wait_for_change(timeout=0.5)
             return
-        task_id, estimate = created
-        self.budget.created(task_id, item.model, item.images, estimate)
+        expected = "unknown" if verdict.expected is None else f"{verdict.expected:g}"
+        self._stop(
+            StopReason.BUDGET,
+            f"The budget (--max-credits {self.budget.limit:g}) is reached: "
+            f"{verdict.committed:g} credits spent or in flight, and line {item.line} "
+            f"would cost {expected} more.",
+        )
+
+    def _start(self, job: Job) -> None:
+        name = f"batch-line-{job.item.line}"
+        thread = threading.Thread(target=self._run_job, args=(job,), name=name, daemon=True)
         with self._lock:
-            self._result.created += 1
-        self._start_follower(job, task_id, reattached=False)
+            self._followers.append(thread)
+        thread.start()
+
+    def _run_job(self, job: Job) -> None:
+        """Create the task unless it exists, then follow it to its saved files."""
+        item = job.item
+        task_id = job.task_id
+        if task_id is not None:
+            self._set_status(item, ItemStatus.RUNNING)
+            with self._lock:
+                self._result.reattached += 1
+        else:
+            created = self._send_create(job)
+            if created is None:
+                self.budget.unreserve(item.key)
+                self.slots.give_back(item.model)
+                self._on_result()
+                return
+            task_id, estimate = created
+            self.budget.created(item.key, item.model, item.images, estimate)
+            with self._lock:
+                self._result.created += 1
+        self._follow(job, task_id)
 
     def _send_create(self, job: Job) -> tuple[str, float | None] | None:
         """Create the task (``sent`` record first, id recorded at once); None if not made."""
@@ -226,7 +252,7 @@ class BatchRunner:
             self._refused(item, exc, sent=False)
             return None
         try:
-            self.manifest.append(_sent(item))
+            self.manifest.append(records.sent(item))
         except ManifestError as exc:
             self._stop(StopReason.FATAL, exc.message, exc)
             return None
@@ -271,45 +297,46 @@ class BatchRunner:
 
     # -- following ----------------------------------------------------------------------------
 
-    def _start_follower(self, job: Job, task_id: str, *, reattached: bool) -> None:
-        if reattached:
-            self._set_status(job.item, ItemStatus.RUNNING)
-            with self._lock:
-                self._result.reattached += 1
-        thread = threading.Thread(
-            target=self._follow, args=(job, task_id), name=f"batch-{task_id[:8]}", daemon=True
-        )
-        with self._lock:
-            self._followers.append(thread)
-        thread.start()
-
     def _follow(self, job: Job, task_id: str) -> None:
         item = job.item
-        ended = threading.Event()  # the task ended on Runway: its model's slot is free
+        ended = threading.Event()  # the task ended on Runway: its slots are free
+        downloading = threading.Event()
 
-        def give_back_model_slot(task: Task | None = None) -> None:
+        def on_end(task: Task | None = None) -> None:
             if not ended.is_set():
                 ended.set()
-                self.slots.give_back(item.model, total=False)
+                self.slots.give_back(item.model)
+                if task is not None:  # its outputs are next: wait for a download's turn
+                    self._downloads.acquire()
+                    downloading.set()
 
-        events = TaskEvents(self.reporter, on_end=give_back_model_slot)
+        events = TaskEvents(self.reporter, on_end=on_end)
+        folder = self.settings.output_dir
+        ending: records.Ending | None = None
         try:
             outcome = self._workflow(events, self._sleep).follow(task_id, self._plan(job))
-            self._succeeded(item, task_id, outcome)
-        except WaitTimeoutError as exc:
-            self._trouble(item, task_id, exc)
-        except TaskError as exc:
-            self._task_ended(item, task_id, exc)
-        except SaveError as exc:
-            self._save_failed(item, task_id, exc)
+            ending = records.succeeded(item, task_id, outcome, folder)
         except Interrupted:
-            self.budget.released(task_id)  # still running; the next run reattaches
+            self.budget.released(item.key)  # still running; the next run reattaches
         except RunwayImgError as exc:
-            self._trouble(item, task_id, exc)
+            ending = records.failed(item, task_id, exc, folder)
         finally:
-            give_back_model_slot()
-            self.slots.give_back_total()
-            self._on_result()
+            on_end()
+            if downloading.is_set():
+                self._downloads.release()
+        if ending is not None:
+            self._finish(item, task_id, ending)
+        self._on_result()
+
+    def _finish(self, item: BatchItem, task_id: str, ending: records.Ending) -> None:
+        if ending.task_ended:
+            self.budget.finished(item.key, ending.cost, images=item.images)
+        else:  # a wait failed or timed out: still in flight (and counted), rerun reattaches
+            with self._lock:
+                self._result.trouble += 1
+        self._record(ending.record)
+        files, cost, error = ending.files, ending.cost, ending.error
+        self._ended(item, ending.status, task_id, files=files, cost=cost, error=error)
 
     def _plan(self, job: Job) -> FollowPlan:
         item = job.item
@@ -331,78 +358,6 @@ class BatchRunner:
             raise KeyboardInterrupt
         if self._abort.is_set():
             raise KeyboardInterrupt
-
-    def _relative(self, saved: Sequence[object]) -> tuple[str, ...]:
-        out = []
-        for item in saved:
-            if isinstance(item, SavedFile):
-                out.append(os.path.relpath(item.path, self.settings.output_dir))
-        return tuple(out)
-
-    def _succeeded(self, item: BatchItem, task_id: str, outcome: Outcome) -> None:
-        cost = outcome.task.credits if outcome.task.credits_final else None
-        files = self._relative(outcome.saved)
-        self.budget.finished(task_id, cost, images=item.images)
-        self._record(
-            Record(
-                "finished",
-                item.key,
-                item.line,
-                status="SUCCEEDED",
-                id=task_id,
-                cost=cost,
-                files=files,
-            )
-        )
-        self._ended(item, ItemStatus.DONE, task_id, files=files, cost=cost)
-
-    def _task_ended(self, item: BatchItem, task_id: str, exc: TaskError) -> None:
-        task = exc.task
-        cost = task.credits if task is not None and task.credits_final else None
-        status = "FAILED" if exc.kind == "task_failed" else "CANCELLED"
-        code = task.failure.code if task is not None and task.failure else None
-        self.budget.finished(task_id, cost, images=item.images)
-        self._record(
-            Record(
-                "finished",
-                item.key,
-                item.line,
-                status=status,
-                id=task_id,
-                cost=cost,
-                error=exc.message,
-                failure_code=code,
-            )
-        )
-        self._ended(item, ItemStatus.FAILED, task_id, cost=cost, error=exc.message)
-
-    def _save_failed(self, item: BatchItem, task_id: str, exc: SaveError) -> None:
-        task = exc.task
-        cost = task.credits if task is not None and task.credits_final else None
-        files = self._relative(exc.saved)
-        self.budget.finished(task_id, cost, images=item.images)
-        self._record(
-            Record(
-                "finished",
-                item.key,
-                item.line,
-                status="SUCCEEDED",
-                id=task_id,
-                cost=cost,
-                files=files,
-                error=exc.message,
-            )
-        )
-        self._ended(
-            item, ItemStatus.SAVE_FAILED, task_id, files=files, cost=cost, error=exc.message
-        )
-
-    def _trouble(self, item: BatchItem, task_id: str, exc: RunwayImgError) -> None:
-        """Following failed; the task exists (still counted in flight): a rerun reattaches."""
-        self._record(Record("trouble", item.key, item.line, id=task_id, error=exc.message))
-        with self._lock:
-            self._result.trouble += 1
-        self._ended(item, ItemStatus.RUNNING, task_id, error=exc.message)
 
     # -- bookkeeping --------------------------------------------------------------------------
 
@@ -470,16 +425,3 @@ class BatchRunner:
                 finished=finished,
             )
         )
-
-
-def _sent(item: BatchItem) -> Record:
-    return Record(
-        "sent",
-        item.key,
-        item.line,
-        model=item.model,
-        prompt=item.prompt,
-        ratio=item.ratio,
-        seed=item.seed,
-        images=item.images,
-    )

@@ -66,8 +66,9 @@ class BatchRequest:
 
     @property
     def pool_size(self) -> int:
-        """HTTP connections: one per task in flight, the create, and a spare."""
-        return (self.concurrency or DEFAULT_TOTAL) + 2
+        """HTTP connections: one per task in flight and one per download (as many), the
+        create, and a spare."""
+        return 2 * (self.concurrency or DEFAULT_TOTAL) + 2
 
 
 class BatchInvalid(UsageError):
@@ -182,7 +183,7 @@ def execute(
         )
         for job in resumption.jobs:
             if job.task_id is not None:
-                budget.created(job.task_id, job.model, job.item.images, job.estimate)
+                budget.created(job.item.key, job.model, job.item.images, job.estimate)
         sheet = SheetWriter(
             request.sheet_path, manifest.snapshot, title=_title(request), clock=clock
         )

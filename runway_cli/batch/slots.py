@@ -1,10 +1,9 @@
 """How many tasks may be in flight: per model, and in all.
 
-A task holds a slot of its model from its create until Runway says it ended (THROTTLED
-tasks hold theirs: they count as in flight), and a slot of the total until its outputs are
-saved, so downloads overlap with other tasks' waits but never outnumber the HTTP connections.
-``take`` picks the first waiting job whose model has room, so one busy model never holds up
-the others.
+A task holds a slot of its model and one of the total from its create until Runway says it
+ended (THROTTLED tasks hold theirs: they count as in flight); its outputs are then downloaded
+while the next task is created. ``take`` picks the first waiting job whose model has room, so
+one busy model never holds up the others.
 """
 
 from __future__ import annotations
@@ -53,17 +52,10 @@ class Slots:
                 self._cond.wait()
             return None
 
-    def give_back(self, model: str, *, total: bool) -> None:
-        """Give back the model's slot (the task ended, or was never created) and, with
-        ``total``, the task's slot of the total too."""
+    def give_back(self, model: str) -> None:
+        """The task ended (or was never created): its slots are free."""
         with self._cond:
             self._models[model] = max(0, self._models[model] - 1)
-            if total:
-                self._held = max(0, self._held - 1)
-            self._cond.notify_all()
-
-    def give_back_total(self) -> None:
-        with self._cond:
             self._held = max(0, self._held - 1)
             self._cond.notify_all()
 

@@ -19,6 +19,11 @@ from runway_cli.batch.manifest import ItemState
 from runway_cli.exit_codes import ExitStatus
 
 _EARLY = (StopReason.BUDGET, StopReason.DAILY_LIMIT, StopReason.CREDITS)
+_STOP_KINDS = {
+    StopReason.BUDGET: "budget",
+    StopReason.DAILY_LIMIT: "daily_limit",
+    StopReason.CREDITS: "insufficient_credits",
+}
 
 
 @dataclass(frozen=True)
@@ -104,7 +109,28 @@ class BatchSummary:
             "stopReason": self.stop_text,
             "exitCode": int(self.exit_status),
             "items": [item.to_json() for item in self.items],
+            **({"error": self.error()} if self.exit_status else {}),
         }
+
+    def error(self) -> dict[str, Any]:
+        """The contract's ``error`` member when the run did not do everything."""
+        status = self.exit_status
+        kind = {
+            ExitStatus.INTERRUPTED: "interrupted",
+            ExitStatus.NETWORK: "network",
+            ExitStatus.SAVE_FAILED: "save",
+            ExitStatus.TASK_FAILED: "task_failed",
+        }.get(status)
+        if kind is None:
+            kind = _STOP_KINDS.get(self.stopped_by, "budget") if self.stopped_by else "budget"
+        left = self.count(ItemStatus.QUEUED) + self.count(ItemStatus.RUNNING)
+        message = {
+            ExitStatus.INTERRUPTED: "Interrupted; run the same command again to continue.",
+            ExitStatus.NETWORK: "Runway could not answer for some items (see items[].error).",
+            ExitStatus.SAVE_FAILED: "Some images could not be saved (see items[].error).",
+            ExitStatus.TASK_FAILED: "Some items failed (see items[].error).",
+        }.get(status, f"Stopped early: {self.stop_text} {left} items left; run it again.")
+        return {"exitCode": int(status), "kind": kind, "message": message, "taskId": None}
 
 
 def item_summaries(

@@ -44,6 +44,11 @@ COMMANDS: dict[str, tuple[str, str, str | None]] = {
     "history": ("tasks", "history", "Example: runway-img history -n 5 --json"),
     "models": ("models", "models", "Example: runway-img models gemini_image3_pro"),
     "credits": ("credits", "credits", "Example: runway-img credits --json"),
+    "batch": (
+        "batch",
+        "batch",
+        "Example: runway-img batch prompts.txt -o renders/ --vary seed=1,2,3 --max-credits 200",
+    ),
     "auth": ("auth", "auth_app", None),
     "config": ("config", "config_app", None),
     "sandbox": ("sandbox", "sandbox", "Example: runway-img sandbox --port 8765 --task-seconds 1"),
