@@ -35,6 +35,12 @@ _LABELS = {
     Phase.FAILED: "failed",
     Phase.CANCELLED: "cancelled",
 }
+_GROUPS = (
+    ("done", (Phase.SAVED,)),
+    ("running", (Phase.CREATED,)),
+    ("failed", (Phase.FAILED, Phase.CANCELLED, Phase.REFUSED, Phase.SAVE_FAILED)),
+    ("unknown", (Phase.SENT, Phase.UNKNOWN)),
+)
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5rem;background:#fafafa;color:#222}
 h1{font-size:1.3rem;margin:0 0 .3rem}
@@ -55,15 +61,18 @@ figcaption{font-size:.8rem;line-height:1.35;margin-top:.4rem;overflow-wrap:anywh
 def render(items: Sequence[ItemState], *, title: str, running: bool = False, now: str = "") -> str:
     """The page for these items (in line order)."""
     ordered = sorted(items, key=lambda s: (s.line, s.key))
-    done = sum(1 for s in ordered if s.phase is Phase.SAVED)
-    failed = sum(1 for s in ordered if s.phase not in (Phase.SAVED, Phase.CREATED))
+    counts = ", ".join(
+        f"{n} {word}"
+        for word, phases in _GROUPS
+        if (n := sum(1 for s in ordered if s.phase in phases)) or word == "done"
+    )
     refresh = '<meta http-equiv="refresh" content="5">' if running else ""
     head = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'{refresh}<meta name="viewport" content="width=device-width">'
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>\n"
-        f'<h1>{escape(title)}</h1>\n<p class="counts">{len(ordered)} items: {done} done, '
-        f"{failed} not done{' · still running' if running else ''}"
+        f'<h1>{escape(title)}</h1>\n<p class="counts">{len(ordered)} items: {counts}'
+        f"{' · the batch is running' if running else ''}"
         f'{" · " + escape(now) if now else ""}</p>\n<div class="grid">\n'
     )
     return head + "".join(_figure(s) for s in ordered) + "</div>\n</body></html>\n"
