@@ -80,6 +80,10 @@ def test_a_create_sent_but_never_recorded_is_unknown_and_not_resent(
     assert "Lines 2: the create may have reached Runway" in result.stderr
     assert "--resend-unknown" in result.stderr
 
+    # the unknown one may have been billed: the budget counts it (5 + 5 spent, 5 more > 12)
+    tight = cli("batch", str(batch), *SMALL, "-o", "out", "--resend-unknown", "--max-credits", "12")
+    assert tight.code == 9 and prompts_created(sandbox) == ["one"]
+
     resent = cli("batch", str(batch), *SMALL, "-o", "out", "--resend-unknown")
     assert resent.code == 0, resent
     assert sorted(prompts_created(sandbox)) == ["one", "two"]

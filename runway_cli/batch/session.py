@@ -178,7 +178,7 @@ def execute(
         )
         budget = Budget(
             request.max_credits,
-            spent=manifest.state.spent,
+            spent=manifest.state.spent + _maybe_billed(manifest.state),
             per_image=manifest.state.per_image,
         )
         for job in resumption.jobs:
@@ -222,6 +222,16 @@ def execute(
         stop_text=result.stop_text,
         trouble=result.trouble,
         interrupted=result.interrupted,
+    )
+
+
+def _maybe_billed(state: ManifestState) -> float:
+    """Creates that may have reached Runway (unknown) count against the budget at their
+    model's last known cost: the budget never assumes they were free."""
+    return sum(
+        state.per_image.get(item.model or "", 0.0) * item.images
+        for item in state.items.values()
+        if item.unknown
     )
 
 
