@@ -96,9 +96,11 @@ class Workflow:
     def _record(self, event: str, **fields: Any) -> None:
         problem = self.history.append(event, **fields)
         if problem is not None:
+            # Named here: with -q this warning is the only place the id is shown.
+            task_id = fields.get("id")
+            keep = f"keep the task id: {task_id}" if task_id else "keep the task id shown here"
             self.reporter.warning(
-                f"Could not write the task history ({self.history.path}: {problem}); "
-                "keep the task id shown here.",
+                f"Could not write the task history ({self.history.path}: {problem}); {keep}.",
                 at_risk=True,
             )
 
