@@ -279,9 +279,22 @@ class StdoutError(RunwayImgError):
 
     kind = "stdout"
 
-    def __init__(self, message: str, hint: str | None = None, *, broken_pipe: bool) -> None:
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        *,
+        broken_pipe: bool,
+        task_id: str | None = None,
+    ) -> None:
         super().__init__(message, hint)
         self.broken_pipe = broken_pipe
+        self._task_id = task_id
+
+    @property
+    def task_id(self) -> str | None:
+        """The task whose id or files stdout was to show (exit 8 names it)."""
+        return self._task_id
 
 
 class Stage(StrEnum):

@@ -146,7 +146,7 @@ def generate(
     from runway_cli.api.types import Task
     from runway_cli.cli import contract, runs
     from runway_cli.cli.resume import Resume
-    from runway_cli.errors import RunwayImgError
+    from runway_cli.errors import RunwayImgError, StdoutError
     from runway_cli.input_checks import check_output_option, check_timeout
     from runway_cli.output_paths import OutputPlan
     from runway_cli.prompt_input import read_prompt, stdin_is_terminal
@@ -210,9 +210,20 @@ def generate(
         runs.deliver(dest, summary, outcome, json_out=json_out, open_=open_)
         return
     runs.discard(dest)
-    if json_out:
-        pending = Task.placeholder(created.id, credits=created.estimated_credits)
-        contract.emit(task_result(summary, pending))
-    else:
-        render.data(created.id)
+    try:
+        if json_out:
+            pending = Task.placeholder(created.id, credits=created.estimated_credits)
+            contract.emit(task_result(summary, pending))
+        else:
+            render.data(created.id)
+    except StdoutError as exc:
+        if exc.broken_pipe:
+            raise
+        # stdout was to carry the id: it must reach stderr instead (-q hides the notes).
+        raise StdoutError(
+            f"{exc.message} Task {created.id} was created; fetch it later: "
+            f"{resume.command(created.id)}",
+            broken_pipe=False,
+            task_id=created.id,
+        ) from exc
     render.note(f"Fetch it later: {resume.command(created.id)}")

@@ -65,8 +65,11 @@ def print_outcome(summary: TaskSummary, outcome: Outcome, json_out: bool) -> Non
         if exc.broken_pipe:
             raise
         where = ", ".join(shlex.quote(str(item.path)) for item in outcome.saved)
+        task_id = outcome.task.id
         raise StdoutError(
-            f"{exc.message} The image was saved anyway: {where}", broken_pipe=False
+            f"{exc.message} Task {task_id} succeeded; its images were saved anyway: {where}",
+            broken_pipe=False,
+            task_id=task_id,
         ) from exc
 
 
@@ -131,7 +134,12 @@ def deliver(
     except StdoutError as exc:
         if exc.broken_pipe:
             raise
-        raise StdoutError(f"{exc.message} The image is kept at {path}", broken_pipe=False) from exc
+        task_id = outcome.task.id
+        raise StdoutError(
+            f"{exc.message} Task {task_id} succeeded; the image is kept at {path}",
+            broken_pipe=False,
+            task_id=task_id,
+        ) from exc
     shutil.rmtree(dest.folder or path.parent, ignore_errors=True)
 
 

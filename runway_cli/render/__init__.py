@@ -98,9 +98,9 @@ def data(line: str) -> None:
     A failing stdout is a ``StdoutError`` (the command layer says what was saved anyway).
     """
     stream = sys.stdout
+    if stream is None:  # started with stdout closed (>&-): no reader went away, it never was
+        raise StdoutError("Could not write to stdout: it is closed.", broken_pipe=False)
     try:
-        if stream is None:
-            raise BrokenPipeError(9, "stdout is closed")
         stream.write(line + "\n")
         stream.flush()
     except BrokenPipeError:
@@ -114,6 +114,8 @@ def data(line: str) -> None:
 
 def write_bytes(path: Path) -> None:
     """A file's bytes on stdout (``-o -``); a failing stdout is a ``StdoutError``."""
+    if sys.stdout is None:
+        raise StdoutError("Could not write to stdout: it is closed.", broken_pipe=False)
     try:
         stream = sys.stdout.buffer
         with path.open("rb") as fh:
