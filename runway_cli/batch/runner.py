@@ -251,6 +251,8 @@ class BatchRunner:
         except RunwayImgError as exc:
             self._refused(item, exc, sent=False)
             return None
+        if self._abort.is_set():  # interrupted meanwhile: not sent
+            return None
         try:
             self.manifest.append(records.sent(item))
         except ManifestError as exc:
