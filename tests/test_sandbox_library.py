@@ -150,10 +150,17 @@ def test_env(runway_sandbox_env):
 """
 
 
+# Plugins that slow a child pytest down and have nothing to do with this (blocking an absent one
+# is harmless); runway_sandbox itself still comes from its entry point.
+NO_OTHER_PLUGINS = [
+    f"-pno:{name}" for name in ("cacheprovider", "hypothesispytest", "anyio", "xdist", "timeout")
+]
+
+
 def test_a_users_suite_gets_the_fixture_without_any_set_up(tmp_path: Path) -> None:
     (tmp_path / "test_mine.py").write_text(textwrap.dedent(USER_SUITE))
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--strict-markers"],
+        [sys.executable, "-m", "pytest", "-q", "--strict-markers", *NO_OTHER_PLUGINS],
         cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
