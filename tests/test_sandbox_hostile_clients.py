@@ -301,6 +301,21 @@ def test_the_key_is_checked_before_a_single_body_byte_is_read(sandbox: SandboxSe
     assert (entry["status"], entry["bytes"], entry["json"]) == (401, 0, None)
 
 
+def test_100_continue_is_sent_only_once_the_checks_pass(sandbox: SandboxServer) -> None:
+    body = json.dumps(BODY).encode()
+    expect = ("Expect: 100-continue", f"Content-Length: {len(body)}")
+    with connect(sandbox) as sock:  # no key: the final answer at once, and the body never asked
+        sock.sendall(with_host(sandbox, head("POST", CREATE, VERSION, *expect)))
+        status, headers, _ = answer(sock, "POST")
+        assert (status, headers["connection"]) == (401, "close")
+    with connect(sandbox) as sock:
+        sock.sendall(with_host(sandbox, head("POST", CREATE, AUTH, VERSION, *expect)))
+        assert _reader(sock).readline() == b"HTTP/1.1 100 Continue\r\n"
+        assert _reader(sock).readline() == b"\r\n"
+        sock.sendall(body)
+        assert answer(sock, "POST")[0] == 200
+
+
 def test_a_small_refused_body_is_dropped_and_the_connection_kept(sandbox: SandboxServer) -> None:
     with connect(sandbox) as sock:
         sock.sendall(with_host(sandbox, json_post(CREATE, BODY, VERSION)))  # no key

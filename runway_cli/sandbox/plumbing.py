@@ -251,16 +251,15 @@ class Handler(BaseHTTPRequestHandler):
         """Answer without using the body: a small one is read and dropped (so the client
         reads the answer, not a reset), anything else closes the connection."""
         declared = frame.declared if frame is not None else None
-        if declared is None or declared > guards.DRAIN_LIMIT:
-            self.close_connection = True
+        if declared is None or declared > guards.DRAIN_LIMIT or self._expects_continue():
+            self.close_connection = True  # (a client waiting for 100 Continue sent no body)
         elif declared:
             self.rfile.read(declared)
         self._send(response)
 
     def _read_body(self, frame: guards.Framing, path: str) -> bytes | Respond:
         limit = guards.body_limit(self.command, path)
-        expect = (self.headers.get("Expect") or "").strip().lower()
-        if expect == "100-continue" and self.request_version != "HTTP/1.0":
+        if self._expects_continue():
             self.send_response_only(100)
             self.end_headers()
         try:
@@ -268,6 +267,10 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             return error(400, "Malformed or incomplete request body.")
         return guards.too_large(self.command, path) if body is None else body
+
+    def _expects_continue(self) -> bool:
+        expect = (self.headers.get("Expect") or "").strip().lower()
+        return expect == "100-continue" and self.request_version != "HTTP/1.0"
 
     def _read_exactly(self, frame: guards.Framing) -> bytes:
         length = frame.length or 0

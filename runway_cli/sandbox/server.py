@@ -318,6 +318,10 @@ class SandboxServer:
         return self.request_log()
 
     def request_log(self) -> list[dict[str, Any]]:
+        """Each entry: ``method``, ``path``, ``status`` (or ``dropped``/``error``), ``time``,
+        ``json`` (an API body, parsed; None for a refused or non-JSON one), ``bytes`` (the
+        body's size), ``authorized`` (an Authorization header was sent; never its value),
+        ``version``, ``range``, ``user_agent``, ``accept_encoding``."""
         return self._log.entries()
 
     def count(self, method: str, path_prefix: str) -> int:
