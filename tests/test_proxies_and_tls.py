@@ -232,11 +232,6 @@ def test_without_the_ca_the_certificate_is_refused(
     assert tls_sandbox.count("POST", "/v1/text_to_image") == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runway_cli/api/classify.py treats every SSLError as 'may have reached Runway'; a "
-    "certificate that fails verification fails the handshake, before a byte of the request",
-)
 def test_a_certificate_failure_says_nothing_was_sent_and_names_the_certificate(
     cli: CliRun, env: dict[str, str], tls_sandbox: SandboxServer
 ) -> None:

@@ -84,6 +84,8 @@ _NETWORK_REASONS: tuple[tuple[tuple[type[BaseException], ...], str, bool], ...] 
         True,
     ),
     ((requests.ConnectTimeout, ConnectTimeoutError), "timed out connecting", True),
+    # Verification fails in the handshake, before a byte of the request is sent.
+    ((ssl.SSLCertVerificationError,), "its TLS certificate could not be verified", True),
     ((requests.exceptions.SSLError, ssl.SSLError), "the TLS connection failed", False),
     (
         (requests.ReadTimeout, ReadTimeoutError, TimeoutError),
@@ -129,8 +131,19 @@ class Verdict:
     rate_limited: bool = False
 
 
+_CERT_HINT = (
+    "If a proxy or a private CA signs it, point REQUESTS_CA_BUNDLE or SSL_CERT_FILE at that "
+    "CA's certificate; nothing was sent."
+)
+
+
 def classify_failure(exc: requests.RequestException, url: str, is_create: bool) -> Verdict:
     reason, unsent = _network_fact(exc)
+    if any(isinstance(e, ssl.SSLCertVerificationError) for e in _chain(exc)):
+        error_ = errors.NetworkError(
+            f"Could not reach {urlsplit(url).netloc}: {reason}.", hint=_CERT_HINT
+        )
+        return Verdict(response=None, error=error_, retryable=False)  # retrying cannot help
     if is_create and not unsent:
         error: errors.RunwayImgError = errors.AmbiguousCreateError(
             f"The create request may have reached Runway ({reason}); "
