@@ -54,6 +54,9 @@ def test_download_last_refuses_a_newest_entry_without_an_id(cli, api_env, sandbo
     unknown = cli("generate", "a fox", env=api_env)
     assert unknown.code == 7, unknown
     assert history(cli, api_env)[0]["status"] == "UNKNOWN"
+    text = cli("history", env=api_env).stdout.splitlines()
+    assert "UNKNOWN" in text[0] and "the task may have been created" in text[0]  # newest first
+    assert "CREATED" in text[1] and "an older fox" in text[1]
     before = len(sandbox.requests)
     r = cli("download", "--last", env=api_env)
     assert r.code == 2, r

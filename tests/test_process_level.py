@@ -180,10 +180,18 @@ def test_login_on_a_terminal_prompts_without_echo(env, sandbox, home):
 # -- entry points ------------------------------------------------------------------------------
 
 
-def test_version_fast_path_and_module_entry(run):
-    r = run("--version")  # python -m runway_cli, answered before the Typer app is built
+def test_version_fast_path_and_module_entry(run, env):
+    r = run("--version")  # python -m runway_cli
     assert r.code == 0, r
     assert r.stdout == f"runway-img {__version__}\n" and r.stderr == ""
+    # answered before the Typer app is built: none of the heavy modules is even imported
+    timed = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "runway_cli", "--version"],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert timed.returncode == 0 and timed.stdout == r.stdout
+    imported = {line.rsplit("|", 1)[-1].strip() for line in timed.stderr.splitlines()}
+    assert not imported & {"typer", "rich", "requests"}, sorted(imported)
 
 
 def test_console_script_is_installed(env):
