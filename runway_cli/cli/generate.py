@@ -44,6 +44,7 @@ def generate(
             metavar="FILE",
             help="Read the prompt from a UTF-8 file.",
             show_default=False,
+            readable=False,  # read_prompt says why a file cannot be read, in one line
         ),
     ] = None,
     model: Annotated[
