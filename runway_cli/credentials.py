@@ -50,6 +50,16 @@ def _owned_by_us(info: os.stat_result) -> bool:
     return getuid is None or info.st_uid == getuid()
 
 
+def _tighten_folder(folder: Path) -> bool:
+    """Make the key file's folder 0700 when it is ours and not shared; True if it changed.
+    A folder with the sticky bit (``/tmp``, a team's drop folder) is other people's too:
+    it is never chmod-ed (the key file itself is 0600 there)."""
+    info = folder.stat()
+    if not _owned_by_us(info) or info.st_mode & stat.S_ISVTX:
+        return False
+    return ensure_private(folder, 0o700)
+
+
 def _check_key_file(path: Path) -> os.stat_result | None:
     """The key file's status, None when there is none; CredentialsError when it is not a
     regular file of ours (nothing else is ever read or chmod-ed)."""
@@ -88,10 +98,6 @@ def read_keys(path: Path, *, tighten: bool = True) -> tuple[dict[str, str], list
     if _check_key_file(path) is None:
         return {}, warnings
     try:
-        if tighten and _owned_by_us(path.parent.stat()) and ensure_private(path.parent, 0o700):
-            warnings.append(f"{path.parent} was readable by other users; changed it to 0700.")
-        if tighten and ensure_private(path, 0o600):
-            warnings.append(f"{path} was readable by other users; changed it to 0600.")
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError) as exc:
         raise CredentialsError(
@@ -103,6 +109,17 @@ def read_keys(path: Path, *, tighten: bool = True) -> tuple[dict[str, str], list
         raise CredentialsError(
             f"The key file {path} has no api_key.", hint="Run: runway-img auth login"
         )
+    # Only a file that holds keys is tightened: a wrong path (a symbolic link to some other
+    # file of ours) is refused above with its mode untouched.
+    try:
+        if tighten and _tighten_folder(path.parent):
+            warnings.append(f"{path.parent} was readable by other users; changed it to 0700.")
+        if tighten and ensure_private(path, 0o600):
+            warnings.append(f"{path} was readable by other users; changed it to 0600.")
+    except OSError as exc:
+        raise CredentialsError(
+            f"Cannot make the key file {path} private: {exc.strerror or exc}."
+        ) from None
     return keys, warnings
 
 
@@ -170,8 +187,7 @@ def store_key(path: Path, key: str, profile: str = DEFAULT_PROFILE) -> Path:
     """Store ``profile``'s key, atomically, in ``path`` (mode 0600 in a 0700 directory)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if _owned_by_us(path.parent.stat()):
-            ensure_private(path.parent, 0o700)
+        _tighten_folder(path.parent)
         keys, _ = read_keys(path)  # an existing key file must be ours and a file
     except (FileExistsError, NotADirectoryError):
         raise CredentialsError(
