@@ -6,6 +6,7 @@ the exit codes."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -143,8 +144,9 @@ def test_dry_run_counts_tasks_images_and_known_credits(
 
 
 def test_concurrency_follows_the_accounts_limit_and_throttled_tasks_count(
-    cli: CliRun, workdir: Path, limited: MakeSandbox
+    cli: CliRun, workdir: Path, limited: MakeSandbox, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="urllib3")
     sandbox = limited(concurrency=3, timeline=QUICK)
     batch = write_batch(workdir, [f"prompt {i}" for i in range(7)])
     assert cli("batch", str(batch), *SMALL, "-o", "a").code == 0
@@ -155,6 +157,7 @@ def test_concurrency_follows_the_accounts_limit_and_throttled_tasks_count(
     assert cli("batch", str(batch), *SMALL, "-o", "b", "--concurrency", "4").code == 0
     most, throttled = in_flight(sandbox)
     assert most <= 4 and throttled > 0  # THROTTLED tasks held slots: never more than 4
+    assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
 
 
 def test_concurrency_defaults_to_two_when_the_account_does_not_say(

@@ -116,7 +116,7 @@ def batch(
             "--name",
             metavar="TEMPLATE",
             help="File name inside DIR for items without their own output, e.g. "
-            "'{model}/{seed}-{n}.{ext}'. Default: <task id>.<ext>.",
+            "'{model}/{id}.{ext}'. Default: <task id>.<ext>.",
             show_default=False,
         ),
     ] = None,
