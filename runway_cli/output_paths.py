@@ -8,6 +8,7 @@ before the task is created is one the image can really be saved to.
 from __future__ import annotations
 
 import os
+import shlex
 import string
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,7 +133,7 @@ def _check_destination(path: Path, *, force: bool, make_folders: bool) -> None:
     if not parent.exists():
         raise UsageError(
             f"Cannot save to {path}: the folder {parent} does not exist.",
-            hint=f"Create it first (mkdir -p {parent}) or choose another -o.",
+            hint=f"Create it first (mkdir -p {shlex.quote(str(parent))}) or choose another -o.",
         )
     if not parent.is_dir():
         raise UsageError(f"Cannot save to {path}: {parent} is not a folder.")
