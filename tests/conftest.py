@@ -24,7 +24,7 @@ import pytest
 from runway_cli.sandbox import SandboxServer, Timeline
 
 KEY = "key_" + "ab12" * 32
-FAST = Timeline(pending=0.05, running=0.25)
+FAST = Timeline(pending=0.02, running=0.1)
 _OWN_PREFIXES = ("RUNWAYML_", "RUNWAY_IMG_", "XDG_")
 
 

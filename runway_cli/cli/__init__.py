@@ -21,12 +21,12 @@ def run(args: Sequence[str]) -> int:
     import typer
 
     from runway_cli.cli import contract
-    from runway_cli.cli.app import build, command_named
+    from runway_cli.cli.app import click_command, command_named
 
     contract.reset()
-    app = build(command_named(_completion_words() or list(args)))
+    command = click_command(command_named(_completion_words() or list(args)))
     try:
-        result = app(args=list(args), prog_name="runway-img", standalone_mode=False)
+        result = command.main(args=list(args), prog_name="runway-img", standalone_mode=False)
     except typer.TyperException as exc:  # the command line did not parse: usage and exit 2
         show = getattr(exc, "show", None)
         if callable(show):

@@ -7,10 +7,15 @@ the command a command line names (``runway-img generate --help`` builds ``genera
 
 from __future__ import annotations
 
+import functools
 import importlib
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+import typer.main
+
+if TYPE_CHECKING:
+    from typer import _click as click  # the click typer vendors; only for the annotation
 
 from runway_cli import __version__
 
@@ -92,6 +97,13 @@ def build(only: str | None = None) -> typer.Typer:
         else:
             app.command(name, epilog=example)(target)
     return app
+
+
+@functools.cache
+def click_command(only: str | None = None) -> click.Command:
+    """The click command behind ``build(only)``, built once per process (tests run many
+    command lines in one process; a real run builds it once anyway)."""
+    return typer.main.get_command(build(only))
 
 
 def command_named(args: list[str]) -> str | None:
