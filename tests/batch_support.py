@@ -15,9 +15,10 @@ import pytest
 
 from runway_cli.sandbox import SandboxServer, Timeline
 from runway_cli.sandbox.lifecycle import start_times
-from tests.conftest import FAST, KEY
+from tests.conftest import KEY
 
 MakeSandbox = Callable[..., SandboxServer]
+QUICK = Timeline(pending=0.02, running=0.1)  # a task ends within two or three polls
 
 
 @pytest.fixture(name="limited")
@@ -29,7 +30,7 @@ def limited_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[MakeSandbox]:
     # waits ~40 ms for the client's delayed ACK. Off here, so the batch tests stay quick.
     monkeypatch.setattr(socketserver.StreamRequestHandler, "disable_nagle_algorithm", True)
 
-    def make(timeline: Timeline = FAST, **limits: Any) -> SandboxServer:
+    def make(timeline: Timeline = QUICK, **limits: Any) -> SandboxServer:
         server = SandboxServer(keys=[KEY], timeline=timeline, **limits)
         server.start()
         servers.append(server)

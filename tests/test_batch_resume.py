@@ -113,10 +113,11 @@ def test_a_task_with_an_id_but_no_files_is_reattached_not_created_again(
 def test_a_kill_9_mid_run_then_a_rerun_creates_no_task_twice(
     cli: CliRun, workdir: Path, limited: MakeSandbox
 ) -> None:
-    sandbox = limited(concurrency=2, timeline=Timeline(pending=0.05, running=0.3))
+    sandbox = limited(concurrency=None, timeline=Timeline(pending=0.05, running=0.3))
     batch = write_batch(workdir, [f"prompt {i}" for i in range(8)])
     manifest = workdir / "out" / "manifest.jsonl"
-    proc = spawn(["batch", str(batch), *SMALL, "-o", "out"], dict(os.environ), workdir)
+    args = ["batch", str(batch), *SMALL, "-o", "out", "--concurrency", "2"]
+    proc = spawn(args, dict(os.environ), workdir)
     try:
         wait_for(lambda: manifest.exists() and len(created_ids(manifest)) >= 3, message="3 ids")
     finally:
@@ -124,7 +125,7 @@ def test_a_kill_9_mid_run_then_a_rerun_creates_no_task_twice(
         proc.communicate()
     assert 3 <= len(creates(sandbox)) < 8
 
-    result = cli("batch", str(batch), *SMALL, "-o", "out", "--json")
+    result = cli("batch", str(batch), *SMALL, "-o", "out", "--json", "--concurrency", "8")
     summary = json.loads(result.stdout)
     assert summary["done"] + summary["unknown"] == 8, result
     assert result.code == (7 if summary["unknown"] else 0)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from runway_cli.sandbox import FaultRule, Timeline
+from runway_cli.sandbox import FaultRule
 from tests.batch_support import (
     MakeSandbox,
     Sheet,
@@ -26,7 +26,6 @@ from tests.helpers import tasks_created
 
 HOSTILE = 'a <b>bold</b> "cat" & <script>alert(1)</script>'
 SMALL = ("-r", "720:720")  # the sandbox draws real PNGs: small ones are quick
-QUICK = Timeline(pending=0.02, running=0.1)
 
 
 def test_a_batch_saves_every_image_and_writes_a_contact_sheet(
@@ -147,13 +146,13 @@ def test_concurrency_follows_the_accounts_limit_and_throttled_tasks_count(
     cli: CliRun, workdir: Path, limited: MakeSandbox, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="urllib3")
-    sandbox = limited(concurrency=3, timeline=QUICK)
-    batch = write_batch(workdir, [f"prompt {i}" for i in range(7)])
+    sandbox = limited(concurrency=3)
+    batch = write_batch(workdir, [f"prompt {i}" for i in range(6)])
     assert cli("batch", str(batch), *SMALL, "-o", "a").code == 0
     most, throttled = in_flight(sandbox)
     assert (most, throttled) == (3, 0)  # the account's maxConcurrentGenerations, never over
 
-    sandbox = limited(concurrency=2, timeline=QUICK)
+    sandbox = limited(concurrency=2)
     assert cli("batch", str(batch), *SMALL, "-o", "b", "--concurrency", "4").code == 0
     most, throttled = in_flight(sandbox)
     assert most <= 4 and throttled > 0  # THROTTLED tasks held slots: never more than 4
@@ -166,7 +165,7 @@ def test_concurrency_defaults_to_two_when_the_account_does_not_say(
     fault = FaultRule(
         action="status", status=500, method="GET", path="/v1/organization", times=None
     )
-    sandbox = limited(concurrency=None, faults=[fault], timeline=QUICK)
+    sandbox = limited(concurrency=None, faults=[fault])
     batch = write_batch(workdir, [f"prompt {i}" for i in range(5)])
     result = cli("batch", str(batch), *SMALL, "-o", "out")
     assert result.code == 0, result
