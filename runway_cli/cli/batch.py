@@ -189,7 +189,8 @@ def batch(
     settings = options.resolve(
         api_key=api_key, base_url=base_url, sandbox=sandbox, profile=profile, verbose=verbose
     )
-    chosen, profile_ratio, folder = options.profile_defaults(settings, model, None, None)
+    chosen, _, folder = options.profile_defaults(settings, model, None, None)
+    profile_ratio = settings.defaults.get("ratio")  # per item: where its model takes it
     check_timeout(timeout)
     request = BatchRequest(
         source=file,
