@@ -125,7 +125,7 @@ def test_resume_rules(tmp_path: Path) -> None:
     ]
 
 
-def test_a_partial_save_reattaches_and_may_overwrite_its_own_files(tmp_path: Path) -> None:
+def test_a_reattached_task_may_overwrite_its_own_files(tmp_path: Path) -> None:
     (item,) = items(1)
     path = tmp_path / "m.jsonl"
     with Manifest(path) as manifest:

@@ -101,13 +101,15 @@ def test_a_task_with_an_id_but_no_files_is_reattached_not_created_again(
     sent = make.sent(two).to_json()
     created = {**sent, "event": "created", "status": "CREATED", "id": task.id}
     (workdir / "out" / "manifest.jsonl").write_text(f"{json.dumps(sent)}\n{json.dumps(created)}\n")
+    (workdir / "out" / f"{task.id}.png").write_bytes(b"landed before a kill -9")
 
     result = cli("batch", str(batch), *SMALL, "-o", "out", "--json")
     assert result.code == 0, result
     summary = json.loads(result.stdout)
     assert (summary["created"], summary["reattached"], summary["done"]) == (1, 1, 2)
     assert prompts_created(sandbox) == ["two", "one"]  # "two" only by the test itself
-    assert (workdir / "out" / f"{task.id}.png").is_file()
+    saved = (workdir / "out" / f"{task.id}.png").read_bytes()
+    assert saved == sandbox.image_bytes(task.id, 0)  # its own destination, replaced
 
 
 def test_a_kill_9_mid_run_then_a_rerun_creates_no_task_twice(

@@ -2,7 +2,8 @@
 
 - never created (or Runway refused the create): create it;
 - saved: skip it;
-- a task id but no (or not all) files: reattach (wait and download; never create again);
+- a task id but no (or not all) files: reattach (wait and download, replacing what an
+  interrupted save of the same task left; never create again);
 - the create was sent but no id recorded (a ``kill -9`` at that instant, or an answer that
   left it in doubt): unknown, never resent unless ``--resend-unknown``;
 - FAILED or CANCELLED: retried only with ``--retry-failed``.
@@ -58,7 +59,9 @@ def resume(
         elif phase is Phase.SAVED:
             statuses[item.key] = ItemStatus.DONE
         elif phase in (Phase.CREATED, Phase.SAVE_FAILED) and before and before.task_id:
-            job = Job(item, before.task_id, before.estimate, force=bool(before.files))
+            # Its destination may hold its own output already (a kill after the file landed
+            # and before the manifest said so): the same task's image, so it may be replaced.
+            job = Job(item, before.task_id, before.estimate, force=True)
             reattach.append(job)
         elif phase in (Phase.SENT, Phase.UNKNOWN):
             if resend_unknown:

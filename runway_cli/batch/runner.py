@@ -62,7 +62,7 @@ class Job:
     item: BatchItem
     task_id: str | None = None
     estimate: float | None = None
-    force: bool = False  # overwrite: the item's own files from an earlier, partial save
+    force: bool = False  # overwrite: the item's own files from an earlier, interrupted save
 
     @property
     def model(self) -> str:
