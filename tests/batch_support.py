@@ -4,7 +4,6 @@ sheet read back, and how many tasks were in flight at once (from the sandbox's o
 from __future__ import annotations
 
 import json
-import socketserver
 import time
 from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
@@ -26,9 +25,6 @@ def limited_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[MakeSandbox]:
     """``limited(concurrency=3, daily_limit=..., credits=..., timeline=...)``: a sandbox with
     those account limits, and this test's environment pointed at it."""
     servers: list[SandboxServer] = []
-    # The sandbox's handler answers in two writes with Nagle on: each keep-alive request then
-    # waits ~40 ms for the client's delayed ACK. Off here, so the batch tests stay quick.
-    monkeypatch.setattr(socketserver.StreamRequestHandler, "disable_nagle_algorithm", True)
 
     def make(timeline: Timeline = QUICK, **limits: Any) -> SandboxServer:
         server = SandboxServer(keys=[KEY], timeline=timeline, **limits)

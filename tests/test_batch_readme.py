@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import socketserver
 import subprocess
 from pathlib import Path
 
@@ -28,7 +27,6 @@ def _example() -> str:
 def test_the_worked_example_runs_as_written(
     cli: CliRun, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(socketserver.StreamRequestHandler, "disable_nagle_algorithm", True)
     monkeypatch.setenv("RUNWAY_IMG_SANDBOX_TASK_SECONDS", "0.1")
     commands: list[tuple[str, list[str]]] = []  # (command, the comment lines after it)
     for line in _example().replace("\\\n", " ").splitlines():
