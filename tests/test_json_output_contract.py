@@ -173,3 +173,17 @@ def test_a_command_line_that_does_not_parse_still_gets_one_object(cli) -> None:
     obj = one_object(r.stdout)
     assert set(obj) == {"error"}
     jsonschema.validate(obj["error"], SCHEMAS["error"])
+
+
+def test_batch(cli, api_env, workdir: Path) -> None:
+    prompts = workdir / "prompts.txt"
+    prompts.write_text("a red fox\na blue bird\n")
+    r = cli("batch", str(prompts), "-o", "out", "--json", env=api_env)
+    assert r.code == 0, r
+    obj = check(r.stdout, "batch", failed=False)
+    assert obj["done"] == 2 and obj["stoppedBy"] is None
+    prompts.write_text("a red fox\n\n" + "x" * 5000 + "\n")  # line 3 is too long
+    r = cli("batch", str(prompts), "-o", "out2", "--json", env=api_env)
+    assert r.code == 2, r
+    problems = check(r.stdout, "batch-problems", failed=True)["problems"]
+    assert [p["line"] for p in problems] == [3]
