@@ -133,6 +133,9 @@ def deliver(
         render.write_bytes(path)
     except StdoutError as exc:
         if exc.broken_pipe:
+            # The reader took what it wanted (| head -c): nothing reports the temporary
+            # copy, so it would only be litter in the temporary folder.
+            shutil.rmtree(dest.folder or path.parent, ignore_errors=True)
             raise
         task_id = outcome.task.id
         raise StdoutError(
