@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import stat
 import string
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +75,19 @@ def exists(path: Path) -> bool:
     except (FileNotFoundError, NotADirectoryError):
         return False
     return True
+
+
+def _is_file_or_link_to_one(path: Path) -> bool:
+    """A regular file, or a symbolic link to one or to nothing (a dangling link)."""
+    mode = os.lstat(path).st_mode
+    if stat.S_ISREG(mode):
+        return True
+    if not stat.S_ISLNK(mode):
+        return False
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return True  # dangling: replacing the link writes nowhere else
 
 
 def plan_paths(
@@ -144,6 +158,13 @@ def _check_destination(path: Path, *, force: bool, make_folders: bool) -> None:
         )
     if exists(path) and path.is_dir():
         raise UsageError(f"Cannot save to {path}: it is a folder.")
+    if exists(path) and not _is_file_or_link_to_one(path):
+        # --force would rename the image over it: over /dev/null (as root) or a FIFO a
+        # reader waits on. Only files are replaced, and links to files (the link itself).
+        raise UsageError(
+            f"Cannot save to {path}: it is not a regular file (a device, a pipe or a socket).",
+            hint="Use -o - to write the image to stdout, or choose another -o.",
+        )
     if exists(path) and not force:
         raise UsageError(
             f"{path} already exists.", hint="Pass --force to overwrite it, or choose another -o."
