@@ -69,6 +69,9 @@ class Snapshot:
 
     entries: list[Entry]
     bad_lines: int = 0
+    # The last line is cut short (not JSON): a write failed mid-record, so the newest task
+    # may be missing from ``entries``.
+    torn_tail: bool = field(default=False, compare=False)
 
     def find(self, task_id: str) -> Entry | None:
         return next((e for e in self.entries if e.id == task_id), None)
@@ -149,19 +152,22 @@ class History:
         by_id: dict[str, Entry] = {}
         ordered: list[Entry] = []
         bad = 0
+        torn = False
         for line in raw.decode("utf-8", "replace").splitlines():
             if not line.strip():
                 continue
             try:
                 rec = json.loads(line)
+                torn = False
             except (ValueError, RecursionError):
                 rec = None
+                torn = True
             if not _well_formed(rec):
                 bad += 1  # a torn or foreign line must not hide the others
                 continue
             _fold(rec, by_id, ordered)
         ordered.reverse()
-        return Snapshot(ordered, bad)
+        return Snapshot(ordered, bad, torn_tail=torn)
 
     def clear(self) -> int:
         """Remove every task; how many there were."""

@@ -121,6 +121,18 @@ def test_append_after_a_torn_last_line_starts_a_fresh_line(store: History) -> No
     assert [r.id for r in store.read().entries] == ["t2", "t1"]
 
 
+def test_a_torn_last_line_is_flagged_until_the_next_append(store: History) -> None:
+    store.append("created", id="t1")
+    assert not store.read().torn_tail
+    with store.path.open("a") as fh:
+        fh.write('{"event": "created", "id": "t2", "pro\n\n')  # cut, then blank lines
+    assert store.read().torn_tail  # the newest record may be the lost one
+    store.path.write_text(store.path.read_text() + "[1, 2]\n")
+    assert not store.read().torn_tail  # a foreign line is not a cut write
+    store.append("created", id="t3")
+    assert not store.read().torn_tail
+
+
 BAD_RECORDS = [
     {"event": "renamed", "id": "t", "time": "x"},
     {"event": "created", "id": 5, "time": "x"},

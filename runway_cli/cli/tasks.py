@@ -165,6 +165,13 @@ def download(
 def _newest_task_id(snapshot: Snapshot, history: History) -> str:
     from runway_cli.errors import UsageError
 
+    pick = "Pick a task explicitly: runway-img history, then runway-img download TASK_ID"
+    if snapshot.torn_tail:
+        raise UsageError(
+            f"The last line of the history ({history.path}) was cut short, so the newest "
+            "task's record may be lost and --last cannot tell which task is newest.",
+            hint=pick,
+        )
     if not snapshot.entries:
         raise UsageError(f"No tasks in the local history ({history.path}).")
     newest = snapshot.entries[0]
@@ -172,7 +179,7 @@ def _newest_task_id(snapshot: Snapshot, history: History) -> str:
         raise UsageError(
             "The newest task in the history has no id: its create may or may not have reached "
             "Runway, so --last cannot tell which task to fetch.",
-            hint="Pick a task explicitly: runway-img history, then runway-img download TASK_ID",
+            hint=pick,
         )
     return newest.id
 
