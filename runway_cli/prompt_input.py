@@ -27,10 +27,16 @@ def max_prompt_bytes() -> int:
     return 3 * longest + _SLACK
 
 
-def _read_bounded(stream: BinaryIO, source: str) -> bytes:
+def _read_bounded(stream: BinaryIO, source: str, what: str = "the prompt") -> bytes:
     limit = max_prompt_bytes()
     data = stream.read(limit + 1)
     if len(data) > limit:
+        if what != "the prompt":  # e.g. the key for auth login: no model, no file involved
+            raise UsageError(
+                f"{what[:1].upper()}{what[1:]} from {source} is over {limit:,} bytes; "
+                "that cannot be it.",
+                hint="Check what is piped into runway-img.",
+            )
         raise UsageError(
             f"The prompt from {source} is over {limit:,} bytes, longer than any model accepts.",
             hint="Check you named the right file.",
@@ -89,7 +95,7 @@ def read_stdin(what: str) -> bytes:
     if stream is None or not _fd_open(stream):
         raise UsageError(f"Cannot read {what} from stdin: it is closed.")
     try:
-        return _read_bounded(stream.buffer, "stdin")
+        return _read_bounded(stream.buffer, "stdin", what)
     except (OSError, ValueError) as exc:
         raise UsageError(f"Cannot read {what} from stdin: {exc}.") from None
 

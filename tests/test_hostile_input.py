@@ -101,9 +101,16 @@ def test_an_endless_reference_is_refused_at_the_bound(cli, api_env, sandbox, hom
 
 def test_endless_stdin_is_refused_at_the_bound(cli, api_env, sandbox, home):
     r = cli("generate", "-", env=api_env, input=b"a" * (max_prompt_bytes() + 1))
-    assert_refused(r, sandbox, home, "over")
+    assert_refused(r, sandbox, home, "The prompt from stdin is over")
 
 
+def test_an_endless_key_on_stdin_is_refused_as_a_key(cli, env, sandbox, home):
+    r = cli("auth", "login", "--no-verify", env=env, input=b"key_" + b"0" * max_prompt_bytes())
+    assert_refused(r, sandbox, home, "The key from stdin is over")
+    assert "prompt" not in r.stderr and "model" not in r.stderr  # it names the real cause
+
+
+@pytest.mark.timeout(40)  # a process under load; a hang still fails
 @pytest.mark.parametrize("option", ["--prompt-file", "--ref"])
 def test_a_fifo_that_never_sends_honours_ctrl_c(api_env, sandbox, home, workdir, option):
     fifo = workdir.parent / "silent.fifo"
@@ -134,7 +141,7 @@ def test_a_fifo_that_never_sends_honours_ctrl_c(api_env, sandbox, home, workdir,
         wait_until(reader_is_waiting, timeout=15, what="the CLI to open the FIFO")
         assert writer is not None, proc.communicate()
         proc.send_signal(signal.SIGINT)  # in open() or read(): it would wait there forever
-        out, err = proc.communicate(timeout=10)
+        out, err = proc.communicate(timeout=20)
     finally:
         proc.kill()
         if writer is not None:
