@@ -68,6 +68,25 @@ def shell(
     return check_clean(Result(proc.returncode, out, err, ("bash", "-c", script)))
 
 
+_READ_SYSCALL = {"x86_64": "0", "aarch64": "63"}
+
+
+def blocked_reading_a_pipe(pid: int) -> bool:
+    """The process's main thread is inside read() on a pipe or FIFO. A signal sent any
+    earlier can land between Python's last check and the system call, and then wait for the
+    read to end (a CPython race, not the CLI's): tests that interrupt a read wait for this."""
+    import platform
+
+    try:
+        wchan = Path(f"/proc/{pid}/wchan").read_text().strip()
+        if wchan and wchan != "0":
+            return wchan.endswith(("pipe_read", "pipe_wait"))
+        call = Path(f"/proc/{pid}/syscall").read_text().split()
+    except OSError:
+        return False
+    return bool(call) and call[0] == _READ_SYSCALL.get(platform.machine())
+
+
 def error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("error:")]
 
@@ -236,6 +255,7 @@ __all__ = [
     "RW",
     "FileHost",
     "as_root",
+    "blocked_reading_a_pipe",
     "error_lines",
     "nobody_home",
     "read_pty_until_exit",

@@ -19,7 +19,7 @@ import pytest
 
 from runway_cli.prompt_input import max_prompt_bytes
 from tests.helpers import assert_refused, create_body, error_line, history, wait_until
-from tests.hostile_support import quick_sandbox
+from tests.hostile_support import blocked_reading_a_pipe, quick_sandbox
 
 sandbox = quick_sandbox  # tasks that end at once: these tests are about what surrounds them
 
@@ -140,7 +140,12 @@ def test_a_fifo_that_never_sends_honours_ctrl_c(api_env, sandbox, home, workdir,
 
         wait_until(reader_is_waiting, timeout=15, what="the CLI to open the FIFO")
         assert writer is not None, proc.communicate()
-        proc.send_signal(signal.SIGINT)  # in open() or read(): it would wait there forever
+        wait_until(
+            lambda: blocked_reading_a_pipe(proc.pid) or proc.poll() is not None,
+            timeout=15,
+            what="the CLI to wait in read()",
+        )
+        proc.send_signal(signal.SIGINT)  # it would wait there forever
         out, err = proc.communicate(timeout=20)
     finally:
         proc.kill()
