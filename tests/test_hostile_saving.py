@@ -171,3 +171,21 @@ def test_a_disk_that_fills_up_while_saving_leaves_no_file_and_keeps_the_id(
     retry = cli("download", task_id, "-o", "fox.png", env=api_env)  # the hint, with room again
     assert retry.code == 0, retry
     assert (workdir / "fox.png").read_bytes() == sandbox.image_bytes(task_id, 0)
+
+
+def test_a_pipe_at_the_output_of_download_is_refused_even_while_the_task_runs(
+    cli, api_env, sandbox, workdir
+):
+    task_id = cli("generate", "a fox", "--no-wait", env=api_env).stdout.strip()
+    running = {"id": task_id, "status": "RUNNING", "createdAt": "2025-01-01T00:00:00Z"}
+    sandbox.faults.add(
+        FaultRule(action="body", method="GET", path=f"/v1/tasks/{task_id}", body=running)
+    )
+    os.mkfifo(workdir / "out.png")
+    for force in ([], ["--force"]):
+        r = cli("download", task_id, "-o", "out.png", *force, env=api_env)
+        assert r.code == 2, r  # before the wait: no outcome can change it
+        line = error_line(r.stderr)
+        assert "is not a regular file" in line and "--force" not in line, line
+    assert files_in(workdir) == ["out.png"] and not (workdir / "out.png").is_file()
+    assert file_requests(sandbox) == []
