@@ -5,13 +5,15 @@ folder only root can enter (pyenv under /root, as on CI), so this starts as root
 real and effective uid and gid to nobody, keeping root only as the *saved* uid. Every file the
 CLI opens, creates, stats or checks with ``os.access`` is then opened as nobody and
 ``os.getuid()`` is nobody's; only imports (the standard library under /root) switch the
-effective uid back to root for the time it takes to read a module.
+effective uid back to root for the time it takes to read a module, and so does the exit, for
+coverage to save its data.
 
 Usage: ``python tests/run_as_nobody.py ARGS...`` (as root) runs ``runway-img ARGS...``.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import sys
@@ -74,6 +76,10 @@ def main() -> None:
     os.setgroups([])
     os.setresgid(NOBODY, NOBODY, 0)
     os.setresuid(NOBODY, NOBODY, 0)
+    # Once the CLI is done, tools that started with the interpreter (coverage, which CI runs
+    # over subprocesses too) save their files as the user who started them: handlers run
+    # last-registered first, so this runs before theirs.
+    atexit.register(os.seteuid, 0)
     sys.meta_path.insert(0, _RootImports)
     sys.argv[0] = "runway-img"
     from runway_cli.cli import main as cli_main
