@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -126,6 +127,9 @@ class History:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
             try:
+                info = os.fstat(fd)
+                if not stat.S_ISREG(info.st_mode):  # /dev/null would swallow every id
+                    return "it is not a regular file"
                 if fcntl is not None:
                     fcntl.flock(fd, fcntl.LOCK_EX)
                 size = os.fstat(fd).st_size
@@ -141,6 +145,11 @@ class History:
     def read(self) -> Snapshot:
         """All tasks, newest first, with later events folded into their task."""
         try:
+            if not stat.S_ISREG(self.path.stat().st_mode):  # a FIFO or /dev/zero: never read
+                raise UsageError(
+                    f"The history file {self.path} is not a regular file.",
+                    hint="Set RUNWAY_IMG_HISTORY to a file, or unset it.",
+                )
             raw = self.path.read_bytes()
         except FileNotFoundError:
             return Snapshot([])

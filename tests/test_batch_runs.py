@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from runway_cli.sandbox import FaultRule
+from runway_cli.sandbox import FaultRule, Timeline
 from tests.batch_support import (
     MakeSandbox,
     Sheet,
@@ -146,7 +146,8 @@ def test_concurrency_follows_the_accounts_limit_and_throttled_tasks_count(
     cli: CliRun, workdir: Path, limited: MakeSandbox, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="urllib3")
-    sandbox = limited(concurrency=3)
+    # Tasks long enough that three are surely alive at once, even on a loaded machine.
+    sandbox = limited(Timeline(pending=0.05, running=0.5), concurrency=3)
     batch = write_batch(workdir, [f"prompt {i}" for i in range(6)])
     assert cli("batch", str(batch), *SMALL, "-o", "a").code == 0
     most, throttled = in_flight(sandbox)

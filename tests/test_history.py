@@ -4,6 +4,7 @@ concurrent writers, and never breaking a paid-for run."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 from pathlib import Path
 
@@ -98,9 +99,19 @@ def test_missing_file_is_an_empty_history(store: History) -> None:
 def test_unreadable_history_is_a_usage_error(tmp_path: Path) -> None:
     folder = tmp_path / "h.jsonl"
     folder.mkdir()
-    with pytest.raises(UsageError, match="Cannot read the history file") as info:
+    with pytest.raises(UsageError, match=r"history file .* is not a regular file") as info:
         History(folder).read()
     assert "RUNWAY_IMG_HISTORY" in (info.value.hint or "")
+
+
+def test_a_device_or_fifo_as_the_history_is_never_read_or_written(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(UsageError, match="not a regular file"):
+        History(fifo).read()  # reading a FIFO with no writer would hang
+    assert History(fifo).append("created", id=None) == "it is not a regular file"
+    # /dev/null would swallow every record: the caller is told, and warns with the task id
+    assert History(Path(os.devnull)).append("created", id=None) == "it is not a regular file"
 
 
 def test_torn_or_foreign_lines_are_skipped_and_counted(store: History) -> None:

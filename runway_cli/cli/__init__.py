@@ -27,14 +27,8 @@ def run(args: Sequence[str]) -> int:
     command = click_command(command_named(_completion_words() or list(args)))
     try:
         result = command.main(args=list(args), prog_name="runway-img", standalone_mode=False)
-    except typer.TyperException as exc:  # the command line did not parse: usage and exit 2
-        show = getattr(exc, "show", None)
-        if callable(show):
-            show()
-        else:
-            from runway_cli import render
-
-            render.error_text(exc.format_message())
+    except typer.TyperException as exc:  # the command line did not parse: exit 2
+        _show_parse_error(exc)
         contract.on_error(
             status=exc.exit_code, kind="usage", message=exc.format_message(), force_json=_json(args)
         )
@@ -45,6 +39,21 @@ def run(args: Sequence[str]) -> int:
         render.error_text("Interrupted.")
         return 130
     return result if isinstance(result, int) else 0
+
+
+def _show_parse_error(exc: Exception) -> None:
+    """One line, like every other failure (click prints usage, a hint and the error on three);
+    with no arguments at all, the help itself."""
+    from runway_cli import render
+
+    show = getattr(exc, "show", None)
+    if type(exc).__name__ == "NoArgsIsHelpError" and callable(show):
+        show()
+        return
+    ctx = getattr(exc, "ctx", None)
+    command = getattr(ctx, "command_path", None) or "runway-img"
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    render.error_text(f"{message.rstrip('.')}. See: {command} --help")
 
 
 def _completion_words() -> list[str] | None:
