@@ -10,7 +10,6 @@ import json
 import re
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 from typing import Any
 
 DEFAULT_MODEL = "gen4_image"
@@ -259,6 +258,8 @@ def _model_from_row(row: dict[str, Any]) -> Model:
 @cache
 def all_models() -> dict[str, Model]:
     """Every known model, keyed by id, in catalog order."""
+    from importlib import resources  # imported here: most command lines never read it
+
     text = resources.files("runway_cli").joinpath("models.json").read_text(encoding="utf-8")
     return {row["id"]: _model_from_row(row) for row in json.loads(text)["models"]}
 

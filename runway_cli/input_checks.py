@@ -6,15 +6,20 @@ import ipaddress
 import math
 import re
 import uuid
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from runway_cli.catalog import Model, parse_ratio, utf16_length
 from runway_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from runway_cli.catalog import Model
 
 _MAX_LISTED_RATIOS = 12
 
 
 def check_prompt(prompt: str, model: Model | None) -> None:
+    from runway_cli.catalog import utf16_length
+
     if not prompt.strip():
         raise UsageError(
             "The prompt is empty.", hint='Describe the image, e.g. runway-img generate "a red fox"'
@@ -37,6 +42,8 @@ def check_prompt(prompt: str, model: Model | None) -> None:
 
 
 def check_ratio(ratio: str, model: Model | None) -> None:
+    from runway_cli.catalog import parse_ratio
+
     if model is None:
         if parse_ratio(ratio) is None and not re.fullmatch(r"[a-z0-9_]+", ratio):
             raise UsageError(f"Invalid ratio {ratio!r}: expected WIDTH:HEIGHT, e.g. 1280:720.")

@@ -8,7 +8,6 @@ give up).
 
 from __future__ import annotations
 
-import email.utils
 import random
 import time
 from dataclasses import dataclass, field
@@ -57,6 +56,8 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     value = value.strip()
     if value.isascii() and value.isdigit():
         return float(value)
+    import email.utils  # only for the rare HTTP-date form; it is slow to import
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

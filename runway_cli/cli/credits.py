@@ -36,8 +36,8 @@ def credits(
     settings = options.resolve(
         api_key=api_key, base_url=base_url, sandbox=sandbox, profile=profile, verbose=verbose
     )
-    with runs.start(settings) as run:
-        org = run.conn.client.get_organization()
+    with runs.connected(settings) as (conn, _):
+        org = conn.client.get_organization()
     if json_out:
         contract.emit(organization_result(org))
         return

@@ -13,16 +13,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runway_cli import render
 from runway_cli.cli import contract
-from runway_cli.cli.resume import Resume
 from runway_cli.connection import Connection, connect
 from runway_cli.errors import RunwayImgError, SaveError, StdoutError, TaskError, UsageError
-from runway_cli.history import History
-from runway_cli.results import TaskSummary, task_result
-from runway_cli.settings import Settings
-from runway_cli.workflow import Outcome, Workflow
+
+if TYPE_CHECKING:  # imported where used: a status call needs none of them (start-up time)
+    from runway_cli.cli.resume import Resume
+    from runway_cli.results import TaskSummary
+    from runway_cli.settings import Settings
+    from runway_cli.workflow import Outcome, Workflow
 
 
 @dataclass
@@ -46,15 +48,30 @@ def announce(conn: Connection, reporter: render.ConsoleReporter) -> None:
 
 
 @contextmanager
-def start(settings: Settings, *, label: str = "Generating") -> Iterator[Run]:
+def connected(
+    settings: Settings, *, label: str = "Generating"
+) -> Iterator[tuple[Connection, render.ConsoleReporter]]:
+    """A client, and a reporter it reports its retries and the sandbox to."""
     with connect(settings) as conn, render.ConsoleReporter(label=label) as reporter:
         announce(conn, reporter)
+        yield conn, reporter
+
+
+@contextmanager
+def start(settings: Settings, *, label: str = "Generating") -> Iterator[Run]:
+    """``connected``, plus the workflow (with the history) for commands that make images."""
+    from runway_cli.history import History
+    from runway_cli.workflow import Workflow
+
+    with connected(settings, label=label) as (conn, reporter):
         history = History(settings.paths.history)
         yield Run(conn, Workflow(conn.client, history, reporter, sandbox=conn.sandbox), reporter)
 
 
 def print_outcome(summary: TaskSummary, outcome: Outcome, json_out: bool) -> None:
     """The saved paths (or the JSON object) on stdout; if stdout fails, say where they are."""
+    from runway_cli.results import task_result
+
     try:
         if json_out:
             contract.emit(task_result(summary, outcome.task, outcome.saved))
@@ -78,6 +95,8 @@ def report_failure(
 ) -> None:
     """Before the boundary prints the error: add how to resume, say what the JSON object
     holds (the task as last seen, the files that were saved) and print the saved paths."""
+    from runway_cli.results import task_result
+
     note = resume.note_for(exc)
     if note:
         exc.add_note(note)

@@ -62,8 +62,8 @@ def status(
         api_key=api_key, base_url=base_url, sandbox=sandbox, profile=profile, verbose=verbose
     )
     task_id = check_task_id(task_id)
-    with runs.start(settings) as run:
-        task = run.conn.client.get_task(task_id)
+    with runs.connected(settings) as (conn, _):
+        task = conn.client.get_task(task_id)
     if json_out:
         contract.emit(dict(task.raw))
     else:

@@ -15,35 +15,71 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
-from rich.markup import escape
+from typing import TYPE_CHECKING, Any
 
 from runway_cli.errors import APIError, FollowError, RunwayImgError, StdoutError
 from runway_cli.quietness import is_quiet
 
+if TYPE_CHECKING:
+    from rich.console import Console
 
-class _TalkConsole(Console):
-    """stderr for talk: when its reader goes away (``2>&1 | head``), stop talking and carry
-    on. Rich's default would exit the process, losing a task that is paid for."""
-
-    def on_broken_pipe(self) -> None:
-        self.quiet = True
+_console: Console | None = None
+_plain_stopped = False  # plain talk: the reader of stderr went away
 
 
-_err = _TalkConsole(stderr=True, highlight=False, soft_wrap=True)
+def console() -> Console:
+    """The Rich console for stderr, made (and Rich imported) on first use: only terminals and
+    FORCE_COLOR need it, so scripts and CI never pay for importing Rich."""
+    global _console
+    if _console is None:
+        from rich.console import Console
+
+        class _TalkConsole(Console):
+            """When its reader goes away (``2>&1 | head``), stop talking and carry on;
+            Rich's default would exit the process, losing a task that is paid for."""
+
+            def on_broken_pipe(self) -> None:
+                self.quiet = True
+
+        _console = _TalkConsole(stderr=True, highlight=False, soft_wrap=True)
+    return _console
 
 
-def _talk(markup: str) -> None:
-    """Print to stderr, best-effort: progress and notes must never cost a task."""
-    with contextlib.suppress(OSError, ValueError):
-        _err.print(markup)
+def _styled() -> bool:
+    """Colour on stderr is possible: it is a terminal, or FORCE_COLOR asks for it anyway."""
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return is_terminal()
+
+
+def _talk(text: str, *, label: str = "", style: str = "") -> None:
+    """Print a line to stderr, best-effort: progress and notes must never cost a task."""
+    global _plain_stopped
+    if _styled():
+        from rich.markup import escape
+
+        shown = f"[{style}]{label}[/{style}] {escape(text)}" if label else escape(text)
+        with contextlib.suppress(OSError, ValueError):
+            console().print(shown)
+        return
+    if _plain_stopped:
+        return
+    try:
+        stream = sys.stderr
+        stream.write(f"{label} {text}\n" if label else f"{text}\n")
+        stream.flush()
+    except BrokenPipeError:
+        _plain_stopped = True
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def reset_console() -> None:
     """A new command run (in-process): talk again even if an earlier stderr reader went away."""
-    _err.quiet = False
+    global _plain_stopped
+    _plain_stopped = False
+    if _console is not None:
+        _console.quiet = False
 
 
 def quiet() -> bool:
@@ -53,17 +89,22 @@ def quiet() -> bool:
 
 def note(message: str) -> None:
     if not is_quiet():
-        _talk(escape(message))
+        _talk(message)
 
 
 def warn(message: str, *, at_risk: bool = False) -> None:
     """A warning; ``at_risk`` ones (a task id or a paid image at risk) survive ``--quiet``."""
     if not is_quiet() or at_risk:
-        _talk(f"[yellow]warning:[/yellow] {escape(message)}")
+        _talk(message, label="warning:", style="yellow")
+
+
+def detail(message: str) -> None:
+    """An indented line under an error (a 400 issue, a batch line), shown even with -q."""
+    _talk(f"  {message}")
 
 
 def error_text(message: str) -> None:
-    _talk(f"[bold red]error:[/bold red] {escape(message)}")
+    _talk(message, label="error:", style="bold red")
 
 
 def error_line(exc: RunwayImgError) -> str:
@@ -89,7 +130,7 @@ def error(exc: RunwayImgError) -> None:
     cause = exc.cause if isinstance(exc, FollowError) else exc
     if isinstance(cause, APIError):
         for issue in cause.issues:
-            _talk(f"  - {escape(str(issue))}")
+            detail(f"- {issue}")
 
 
 def data(line: str) -> None:
@@ -157,7 +198,7 @@ class _ConsoleLogHandler(logging.Handler):
     """``-v`` request lines through the console, so they print above a live spinner."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        _talk(escape(self.format(record)))
+        _talk(self.format(record))
 
 
 def log_handler() -> logging.Handler:
@@ -183,6 +224,7 @@ __all__ = [
     "credits_lines",
     "data",
     "describe_state",
+    "detail",
     "error",
     "error_line",
     "error_text",

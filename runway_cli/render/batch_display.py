@@ -14,11 +14,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from rich.markup import escape
-
 from runway_cli.api.types import Task, TaskStatus
 from runway_cli.batch.events import BatchReporter, Counts, ItemResult, ItemStatus, StopReason
-from runway_cli.render import _err, is_terminal, note, quiet, warn
+from runway_cli.render import console, detail, is_terminal, note, quiet, warn
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -103,7 +101,7 @@ class BatchDisplay(BatchReporter):
                 TextColumn("{task.description}"),
                 TextColumn("· ETA"),
                 TimeRemainingColumn(compact=True, elapsed_when_finished=True),
-                console=_err,
+                console=console(),
                 transient=False,
             )
             self._progress.start()
@@ -170,8 +168,7 @@ class BatchDisplay(BatchReporter):
 def problem_lines(problems: Sequence[Problem]) -> None:
     """Every bad line of a batch, one per line on stderr (even with -q: they are the error)."""
     for problem in problems:
-        with contextlib.suppress(OSError, ValueError):
-            _err.print(f"  {escape(str(problem))}")
+        detail(str(problem))
 
 
 def dry_run_lines(dry: DryRun) -> list[str]:
@@ -229,3 +226,10 @@ def summary_lines(summary: BatchSummary) -> list[str]:
             "them again."
         )
     return lines
+
+
+def escape(text: str) -> str:
+    """Rich markup escaped (imported here: only a live display on a terminal needs Rich)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)

@@ -9,10 +9,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from rich.markup import escape
-
 from runway_cli.api.types import Task, TaskStatus
-from runway_cli.render import _err, is_terminal, note, quiet, warn
+from runway_cli.render import console, is_terminal, note, quiet, warn
 from runway_cli.reporting import Reporter
 
 if TYPE_CHECKING:
@@ -108,7 +106,7 @@ class ConsoleReporter(Reporter):
                     TransferSpeedColumn(),
                 )
             )
-            self._progress = Progress(*columns, console=_err, transient=True)
+            self._progress = Progress(*columns, console=console(), transient=True)
             self._progress.start()
             self._kind = kind
         return self._progress
@@ -177,3 +175,10 @@ class ConsoleReporter(Reporter):
                 progress.update(row, description=text)
         except (OSError, ValueError):
             pass
+
+
+def escape(text: str) -> str:
+    """Rich markup escaped (imported here: only a live display on a terminal needs Rich)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from runway_cli.api.types import Organization, Task
-from runway_cli.catalog import Model
 from runway_cli.render.console_reporter import describe_state
 
 if TYPE_CHECKING:
+    from runway_cli.api.types import Organization, Task
+    from runway_cli.catalog import Model
     from runway_cli.history import Entry
 
 
