@@ -105,11 +105,16 @@ def write_small_png(folder: Path, name: str = "small.png") -> str:
 
 
 def write_big_png(folder: Path, name: str = "big.png") -> str:
-    """About 6 MB: its data: URI would pass the API's 5 MiB limit, so it must be uploaded."""
-    data = png("big", 2048, 2048)
+    """About 4.5 MB: its data: URI would pass the API's 5 MiB limit, so it must be uploaded."""
+    data = png("big", 1536, 1024)
     assert len(data) * 4 / 3 > 5 * 1024 * 1024
     (folder / name).write_bytes(data)
     return name
+
+
+def megabytes(path: Path) -> str:
+    """A file's size as runway-img shows it (``4.5``)."""
+    return f"{path.stat().st_size / 2**20:.1f}"
 
 
 def assert_refused(result: Any, sandbox: SandboxServer, home: Path, needle: str) -> None:

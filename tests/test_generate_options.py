@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
 from runway_cli.sandbox.images import png_size
-from tests.helpers import assert_refused, write_big_png, write_small_png
+from tests.helpers import assert_refused, megabytes, write_big_png, write_small_png
 
 
 def test_dry_run_sends_nothing_and_needs_no_key(cli, env, sandbox, workdir):
@@ -35,7 +36,8 @@ def test_dry_run_sends_nothing_and_needs_no_key(cli, env, sandbox, workdir):
     assert re.fullmatch(
         r"data:image/png;base64,\S{40}…\(\d+ chars\)", body["referenceImages"][0]["uri"]
     )
-    assert body["referenceImages"][1]["uri"].startswith("runway://(upload of big.png, 6.")
+    shown = f"runway://(upload of big.png, {megabytes(Path(big))} MB)"
+    assert body["referenceImages"][1]["uri"] == shown
     assert sandbox.requests == []
     assert "nothing was sent" in r.stderr
 

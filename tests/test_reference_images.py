@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
 from runway_cli.sandbox import FaultRule
-from tests.helpers import UUID, assert_refused, create_body, write_big_png, write_small_png
+from tests.helpers import (
+    UUID,
+    assert_refused,
+    create_body,
+    megabytes,
+    write_big_png,
+    write_small_png,
+)
 
 
 @pytest.fixture
@@ -48,7 +56,7 @@ def test_large_file_is_uploaded_and_sent_as_runway_uri(cli, api_env, sandbox, bi
     assert sandbox.count("POST", "/_sandbox/uploads/") == 1
     uri = create_body(sandbox)["referenceImages"][0]["uri"]
     assert re.fullmatch(r"runway://sandbox/uploads/" + UUID, uri)
-    assert "Uploading big.png (6." in r.stderr
+    assert f"Uploading big.png ({megabytes(Path(big))} MB)" in r.stderr
     assert r.stdout == "o.png\n"  # the task ran with the uploaded reference
 
 
