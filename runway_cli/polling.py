@@ -10,8 +10,8 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from runway_cli.api.types import Task, TaskStatus
 from runway_cli.errors import (
     AmbiguousCreateError,
     APIError,
@@ -26,6 +26,9 @@ from runway_cli.errors import (
     TaskGoneError,
     WaitTimeoutError,
 )
+
+if TYPE_CHECKING:  # settings imports this module for PollSchedule: keep that import light
+    from runway_cli.api.types import Task
 
 # failureCode prefix -> what the user can do about it (first match wins).
 _FAILURE_HINTS: tuple[tuple[str, str], ...] = (
@@ -76,6 +79,8 @@ def failure_hint(failure_code: str | None) -> str:
 
 def raise_for_outcome(task: Task) -> None:
     """Raise the typed error for a FAILED or CANCELLED task; return for anything else."""
+    from runway_cli.api.types import TaskStatus
+
     if task.status is TaskStatus.FAILED:
         failure = task.failure
         reason = failure.message if failure else "no reason given"
