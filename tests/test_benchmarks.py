@@ -23,7 +23,7 @@ def test_simulated_request_counts_are_reported_as_a_ratio(capsys) -> None:
     bench = _bench()
     ratio = bench.bench_requests(task_seconds=60, trials=20)
     assert 0.5 < ratio < 3
-    assert "polls for a 60 s task" in capsys.readouterr().out
+    assert "requests for a 60 s task" in capsys.readouterr().out
 
 
 def test_the_memory_benchmark_serves_a_real_png() -> None:
