@@ -26,6 +26,7 @@ except ImportError:  # Windows: no flock; a single O_APPEND write per line is st
     fcntl = None  # type: ignore[assignment]
 
 from runway_cli.errors import UsageError
+from runway_cli.jsonl import append_record, write_all
 
 
 def _now() -> str:
@@ -122,7 +123,6 @@ class History:
         Never raises: the history must not break a paid-for generation (the caller warns).
         """
         record = {"event": event, "time": _now(), **fields}
-        line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
@@ -132,10 +132,7 @@ class History:
                     return "it is not a regular file"
                 if fcntl is not None:
                     fcntl.flock(fd, fcntl.LOCK_EX)
-                size = os.fstat(fd).st_size
-                if size and os.pread(fd, 1, size - 1) != b"\n":
-                    line = b"\n" + line  # the last line was torn: never glue onto it
-                _write_all(fd, line)
+                append_record(fd, record)
             finally:
                 os.close(fd)  # closing releases the lock
         except OSError as exc:
@@ -220,7 +217,7 @@ class History:
         try:
             os.ftruncate(fd, 0)
             os.lseek(fd, 0, os.SEEK_SET)
-            _write_all(fd, data)
+            write_all(fd, data)
         except OSError as exc:
             raise UsageError(f"Cannot rewrite {self.path}: {exc.strerror or exc}.") from None
 
@@ -255,16 +252,6 @@ def _prune_lines(lines: list[str], cutoff: str) -> tuple[list[str], int, int]:
         kept += is_start
         kept_lines.append(line)
     return kept_lines, removed, kept
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    """Write every byte or raise OSError (a short write on a nearly full disk is an error)."""
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        if written <= 0:
-            raise OSError(28, "short write (is the disk full?)")
-        view = view[written:]
 
 
 def _fold(rec: Mapping[str, Any], by_id: dict[str, Entry], ordered: list[Entry]) -> None:

@@ -34,6 +34,7 @@ except ImportError:  # Windows: no flock; one O_APPEND write per line is still u
     fcntl = None  # type: ignore[assignment]
 
 from runway_cli.errors import SaveError, UsageError
+from runway_cli.jsonl import append_record
 
 EVENTS = ("sent", "created", "refused", "unknown", "finished", "trouble")
 
@@ -304,27 +305,13 @@ class Manifest:
 
     def append(self, rec: Record) -> None:
         """Write one record (then fold it in); ManifestError when it cannot be written."""
-        line = (json.dumps(rec.to_json(), ensure_ascii=False) + "\n").encode("utf-8")
         with self._lock:
             if self._fd is None:
                 raise ManifestError(f"The manifest {self.path} is not open.")
             try:
-                size = os.fstat(self._fd).st_size
-                if size and os.pread(self._fd, 1, size - 1) != b"\n":
-                    line = b"\n" + line  # the last line was torn: never glue onto it
-                _write_all(self._fd, line)
+                append_record(self._fd, rec.to_json())
             except OSError as exc:
                 raise ManifestError(
                     f"Cannot write the manifest {self.path}: {exc.strerror or exc}."
                 ) from None
             self.state.fold(rec)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    """Write every byte or raise OSError (a short write on a nearly full disk)."""
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        if written <= 0:
-            raise OSError(28, "short write (is the disk full?)")
-        view = view[written:]
