@@ -7,17 +7,23 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from runway_cli.catalog import DEFAULT_MODEL
-from runway_cli.cli import completion, options
+from runway_cli.cli import options
 from runway_cli.cli.boundary import boundary
 from runway_cli.cli.options import (
     ApiKeyOpt,
     BaseUrlOpt,
+    CountOpt,
     ForceOpt,
+    FormatOpt,
     JsonOpt,
+    ModelOpt,
+    ParamOpt,
     ProfileOpt,
     QuietOpt,
+    RatioOpt,
+    RefOpt,
     SandboxOpt,
+    SeedOpt,
     TimeoutOpt,
     VerboseOpt,
     YesOpt,
@@ -61,55 +67,13 @@ def batch(
             show_default=False,
         ),
     ] = None,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            "--model",
-            "-m",
-            metavar="MODEL",
-            help=f"Default model. Default: {DEFAULT_MODEL}, or the profile's.",
-            show_default=False,
-            autocompletion=completion.complete_model,
-        ),
-    ] = None,
-    ratio: Annotated[
-        str | None,
-        typer.Option(
-            "--ratio",
-            "-r",
-            metavar="W:H",
-            help="Default ratio (default depends on the model).",
-            show_default=False,
-            autocompletion=completion.complete_ratio,
-        ),
-    ] = None,
-    refs: Annotated[
-        list[str] | None,
-        typer.Option("--ref", metavar="SOURCE", help="Default reference image. Repeatable."),
-    ] = None,
-    count: Annotated[
-        int | None,
-        typer.Option("--count", "-n", metavar="N", help="Default images per task."),
-    ] = None,
-    seed: Annotated[
-        int | None, typer.Option("--seed", metavar="N", help="Default seed.", show_default=False)
-    ] = None,
-    output_format: Annotated[
-        str | None,
-        typer.Option(
-            "--format",
-            metavar="png|jpeg|webp",
-            help="Default output format.",
-            show_default=False,
-            autocompletion=completion.complete_format,
-        ),
-    ] = None,
-    params: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--param", "-p", metavar="KEY=VALUE", help="Default model parameter. Repeatable."
-        ),
-    ] = None,
+    model: ModelOpt = None,
+    ratio: RatioOpt = None,
+    refs: RefOpt = None,
+    count: CountOpt = None,
+    seed: SeedOpt = None,
+    output_format: FormatOpt = None,
+    params: ParamOpt = None,
     name: Annotated[
         str | None,
         typer.Option(

@@ -7,20 +7,26 @@ from typing import Annotated
 
 import typer
 
-from runway_cli.catalog import DEFAULT_MODEL
 from runway_cli.cli import completion, options
 from runway_cli.cli.boundary import boundary
 from runway_cli.cli.options import (
     ApiKeyOpt,
     BaseUrlOpt,
     CancelOnTimeoutOpt,
+    CountOpt,
     ForceOpt,
+    FormatOpt,
     JsonOpt,
+    ModelOpt,
     OpenOpt,
     OutputOpt,
+    ParamOpt,
     ProfileOpt,
     QuietOpt,
+    RatioOpt,
+    RefOpt,
     SandboxOpt,
+    SeedOpt,
     TimeoutOpt,
     VerboseOpt,
 )
@@ -47,47 +53,11 @@ def generate(
             readable=False,  # read_prompt says why a file cannot be read, in one line
         ),
     ] = None,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            "--model",
-            "-m",
-            metavar="MODEL",
-            help=f"Model id (see runway-img models). Default: {DEFAULT_MODEL}, or the profile's.",
-            show_default=False,
-            autocompletion=completion.complete_model,
-        ),
-    ] = None,
-    ratio: Annotated[
-        str | None,
-        typer.Option(
-            "--ratio",
-            "-r",
-            metavar="W:H",
-            help="WIDTH:HEIGHT, e.g. 1280:720 (default depends on the model).",
-            show_default=False,
-            autocompletion=completion.complete_ratio,
-        ),
-    ] = None,
-    refs: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--ref",
-            metavar="SOURCE",
-            help="Reference image: FILE, https:// URL or runway:// URI, optionally TAG=SOURCE "
-            "and a @human/@object suffix. Repeatable.",
-            show_default=False,
-        ),
-    ] = None,
-    count: Annotated[
-        int | None,
-        typer.Option(
-            "--count", "-n", metavar="N", help="How many images (outputCount).", show_default=False
-        ),
-    ] = None,
-    seed: Annotated[
-        int | None, typer.Option("--seed", metavar="N", help="Random seed.", show_default=False)
-    ] = None,
+    model: ModelOpt = None,
+    ratio: RatioOpt = None,
+    refs: RefOpt = None,
+    count: CountOpt = None,
+    seed: SeedOpt = None,
     public_figures: Annotated[
         str | None,
         typer.Option(
@@ -98,26 +68,8 @@ def generate(
             autocompletion=completion.complete_public_figures,
         ),
     ] = None,
-    output_format: Annotated[
-        str | None,
-        typer.Option(
-            "--format",
-            metavar="png|jpeg|webp",
-            help="Output format: png, jpeg or webp.",
-            show_default=False,
-            autocompletion=completion.complete_format,
-        ),
-    ] = None,
-    params: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--param",
-            "-p",
-            metavar="KEY=VALUE",
-            help="Any other model parameter as KEY=VALUE. Repeatable.",
-            show_default=False,
-        ),
-    ] = None,
+    output_format: FormatOpt = None,
+    params: ParamOpt = None,
     output: OutputOpt = None,
     force: ForceOpt = False,
     no_wait: Annotated[

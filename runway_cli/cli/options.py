@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from runway_cli.cli import completion
 from runway_cli.cli.completion import complete_profile
 
 if TYPE_CHECKING:
@@ -88,6 +89,71 @@ ProfileOpt = Annotated[
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 VerboseOpt = Annotated[
     bool, typer.Option("-v", "--verbose", help="Log each HTTP request to stderr.")
+]
+
+
+# -- what to make: shared by generate and batch (for batch, the defaults of every item) ------
+
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        "-m",
+        metavar="MODEL",
+        help="Model id (see runway-img models). Default: gen4_image, or the profile's.",
+        show_default=False,
+        autocompletion=completion.complete_model,
+    ),
+]
+RatioOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ratio",
+        "-r",
+        metavar="W:H",
+        help="WIDTH:HEIGHT, e.g. 1280:720 (default depends on the model).",
+        show_default=False,
+        autocompletion=completion.complete_ratio,
+    ),
+]
+RefOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--ref",
+        metavar="SOURCE",
+        help="Reference image: FILE, https:// URL or runway:// URI, optionally TAG=SOURCE "
+        "and a @human/@object suffix. Repeatable.",
+        show_default=False,
+    ),
+]
+CountOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--count", "-n", metavar="N", help="How many images (outputCount).", show_default=False
+    ),
+]
+SeedOpt = Annotated[
+    int | None, typer.Option("--seed", metavar="N", help="Random seed.", show_default=False)
+]
+FormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        metavar="png|jpeg|webp",
+        help="Output format: png, jpeg or webp.",
+        show_default=False,
+        autocompletion=completion.complete_format,
+    ),
+]
+ParamOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--param",
+        "-p",
+        metavar="KEY=VALUE",
+        help="Any other model parameter as KEY=VALUE. Repeatable.",
+        show_default=False,
+    ),
 ]
 
 
