@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 from runway_cli.api.types import Task, TaskStatus
 from runway_cli.batch.events import BatchReporter, Counts, ItemResult, ItemStatus, StopReason
 from runway_cli.render import console, detail, is_terminal, note, quiet, warn
+from runway_cli.render.console_reporter import TalkingReporter
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-    from runway_cli.api.types import RetryEvent
     from runway_cli.batch.lines import Problem
     from runway_cli.batch.summary import BatchSummary, DryRun
 
@@ -60,7 +60,7 @@ def item_line(result: ItemResult) -> str:
     return f"{head} {what}{task}: {result.error}"
 
 
-class BatchDisplay(BatchReporter):
+class BatchDisplay(TalkingReporter, BatchReporter):
     """The batch's events on stderr. Use as a context manager so a live display stops."""
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
@@ -109,16 +109,6 @@ class BatchDisplay(BatchReporter):
         return self._progress
 
     # -- workflow events ------------------------------------------------------------------------
-
-    def note(self, text: str) -> None:
-        note(text)
-
-    def warning(self, text: str, *, at_risk: bool = False) -> None:
-        warn(text, at_risk=at_risk)
-
-    def retrying(self, event: RetryEvent) -> None:
-        if event.rate_limited:
-            note(f"Rate limited by Runway; retrying in {event.wait:.0f} s.")
 
     def progress(self, task: Task) -> None:
         with self._lock:

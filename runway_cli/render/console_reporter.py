@@ -49,7 +49,21 @@ def _duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
-class ConsoleReporter(Reporter):
+class TalkingReporter(Reporter):
+    """Notes, warnings and rate-limit waits as lines on stderr (every console reporter)."""
+
+    def note(self, text: str) -> None:
+        note(text)
+
+    def warning(self, text: str, *, at_risk: bool = False) -> None:
+        warn(text, at_risk=at_risk)
+
+    def retrying(self, event: RetryEvent) -> None:
+        if event.rate_limited:
+            note(f"Rate limited by Runway; retrying in {event.wait:.0f} s.")
+
+
+class ConsoleReporter(TalkingReporter):
     """Workflow events on stderr: a spinner and upload bar on a terminal, plain lines elsewhere.
 
     Use as a context manager so a live display is always stopped.
@@ -110,16 +124,6 @@ class ConsoleReporter(Reporter):
             self._progress.start()
             self._kind = kind
         return self._progress
-
-    def note(self, text: str) -> None:
-        note(text)
-
-    def warning(self, text: str, *, at_risk: bool = False) -> None:
-        warn(text, at_risk=at_risk)
-
-    def retrying(self, event: RetryEvent) -> None:
-        if event.rate_limited:
-            note(f"Rate limited by Runway; retrying in {event.wait:.0f} s.")
 
     def uploading(self, label: str, done: int, total: int) -> None:
         if not self.interactive:
