@@ -1,0 +1,20 @@
+"""Every command's --help ends with one real example (issue 9, "Documentation")."""
+
+from __future__ import annotations
+
+import pytest
+
+from runway_cli.cli.app import COMMANDS
+
+GROUPS = {"auth": ["login", "status", "list", "use", "logout"], "config": ["set", "unset", "list"]}
+COMMAND_LINES = [
+    [name, *([sub] if sub else [])] for name in COMMANDS for sub in (GROUPS.get(name) or [None])
+]
+
+
+@pytest.mark.parametrize("words", COMMAND_LINES, ids=" ".join)
+def test_help_shows_a_real_example(cli, words: list[str]) -> None:
+    r = cli(*words, "--help")
+    assert r.code == 0, r
+    example = " ".join(r.stdout[r.stdout.index("Example: ") :].split())  # help text wraps
+    assert f"runway-img {' '.join(words)}" in example, example
