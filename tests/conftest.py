@@ -1,5 +1,5 @@
-"""Shared fixtures: one isolated home for every test, a sandbox on 127.0.0.1, and two ways to
-run the CLI.
+"""Shared fixtures: an isolated environment and home for every test (folders of its own for a
+test that uses files), a sandbox on 127.0.0.1, and two ways to run the CLI.
 
 - ``cli(...)`` runs a command in-process (Typer's CliRunner) against the real sandbox over real
   sockets: the default, about five times cheaper than a process.
@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import stat
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -49,13 +51,12 @@ def check_clean(result: Result) -> Result:
     return result
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own config, cache, data and working folder, and a clean
-    environment: fast polling and retries, no colour, nothing from the developer's setup."""
-    h = tmp_path / "home"
-    for sub in ("config", "cache", "data", "work"):
-        (h / sub).mkdir(parents=True)
+_HOME_FOLDERS = ("config", "cache", "data", "work")
+
+
+def _isolate(h: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point the environment and the working folder at the home ``h``, and drop everything
+    from the developer's setup: fast polling and retries, no colour."""
     for name in [k for k in os.environ if k.startswith(_OWN_PREFIXES)]:
         monkeypatch.delenv(name)
     for name in ("FORCE_COLOR", "CI", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
@@ -74,6 +75,69 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.chdir(h / "work")
+
+
+def _make_home(h: Path) -> Path:
+    for sub in _HOME_FOLDERS:
+        (h / sub).mkdir(parents=True)
+    return h
+
+
+def _untouched(h: Path) -> bool:
+    with os.scandir(h) as entries:
+        if sorted(e.name for e in entries) != sorted(_HOME_FOLDERS):
+            return False
+    for sub in _HOME_FOLDERS:
+        st = os.lstat(h / sub)
+        if not stat.S_ISDIR(st.st_mode) or stat.S_IMODE(st.st_mode) != 0o755:
+            return False
+        with os.scandir(h / sub) as entries:
+            if next(entries, None) is not None:
+                return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def _shared_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    h = _make_home(tmp_path_factory.mktemp("shared-home"))
+    for sub in _HOME_FOLDERS:
+        (h / sub).chmod(0o755)
+    return h
+
+
+@pytest.fixture(autouse=True)
+def _isolated(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, _shared_home: Path
+) -> Iterator[None]:
+    """Every test runs isolated: a clean environment, and a config, cache, data and working
+    folder that are not the developer's. A test that asks for ``home`` (or for ``workdir``,
+    ``env``, ``api_env``, ``run``, which use it) gets folders of its own; any other test shares
+    one empty home per worker, which it must leave empty: a test that writes a file there
+    fails and is told to ask for ``home`` (making four folders per test is a few milliseconds
+    on some disks, and most tests never write one)."""
+    if "home" in request.fixturenames:
+        yield
+        return
+    _isolate(_shared_home, monkeypatch)
+    yield
+    if not _untouched(_shared_home):
+        shutil.rmtree(_shared_home)
+        _make_home(_shared_home)
+        for sub in _HOME_FOLDERS:
+            (_shared_home / sub).chmod(0o755)
+        pytest.fail(
+            "this test wrote under the shared home or working folder: give it its own "
+            "(ask for the `home` or `workdir` fixture)",
+            pytrace=False,
+        )
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """This test's own config, cache, data and working folder (the working folder is the
+    current one), in the isolated environment."""
+    h = _make_home(tmp_path / "home")
+    _isolate(h, monkeypatch)
     return h
 
 
