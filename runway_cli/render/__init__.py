@@ -194,6 +194,13 @@ def is_terminal() -> bool:
         return False
 
 
+def can_animate() -> bool:
+    """A live display (spinner, progress bar) can be drawn: stderr really is a terminal, and
+    one that can redraw a line. On ``TERM=dumb`` Rich draws no live display at all, so a wait
+    would show nothing: such a terminal gets the plain lines a log gets."""
+    return is_terminal() and os.environ.get("TERM", "").lower() not in ("dumb", "unknown")
+
+
 class _ConsoleLogHandler(logging.Handler):
     """``-v`` request lines through the console, so they print above a live spinner."""
 
@@ -221,6 +228,7 @@ from runway_cli.render.views import (  # noqa: E402
 __all__ = [
     "ConsoleReporter",
     "auth_lines",
+    "can_animate",
     "credits_lines",
     "data",
     "describe_state",

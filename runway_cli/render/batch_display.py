@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from runway_cli.api.types import Task, TaskStatus
 from runway_cli.batch.events import BatchReporter, Counts, ItemResult, ItemStatus, StopReason
-from runway_cli.render import console, detail, is_terminal, note, quiet, warn
+from runway_cli.render import can_animate, console, detail, note, quiet, warn
 from runway_cli.render.console_reporter import TalkingReporter
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ class BatchDisplay(TalkingReporter, BatchReporter):
     """The batch's events on stderr. Use as a context manager so a live display stops."""
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self.interactive = is_terminal() and not quiet()
+        self.interactive = can_animate() and not quiet()
         self._clock = clock
         self._lock = threading.RLock()
         self._progress: Progress | None = None

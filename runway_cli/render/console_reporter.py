@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from runway_cli.api.types import Task, TaskStatus
-from runway_cli.render import console, is_terminal, note, quiet, warn
+from runway_cli.render import can_animate, console, note, quiet, warn
 from runway_cli.reporting import Reporter
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ class ConsoleReporter(TalkingReporter):
         self.label = label
         self._clock = clock
         self._line_at: dict[str, float] = {}
-        self.interactive = is_terminal() and not quiet()
+        self.interactive = can_animate() and not quiet()
         self._progress: Progress | None = None
         self._kind = ""
         self._rows: dict[str, TaskID] = {}
