@@ -8,6 +8,7 @@ and tab are refused with their position.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -98,6 +99,27 @@ def read_stdin(what: str) -> bytes:
         return _read_bounded(stream.buffer, "stdin", what)
     except (OSError, ValueError) as exc:
         raise UsageError(f"Cannot read {what} from stdin: {exc}.") from None
+
+
+def confirm(question: str) -> bool:
+    """Ask ``question`` (a terminal's user; check ``stdin_is_terminal`` first): True only for
+    y or yes. The whole question goes to stderr, even with -q, and nothing to stdout, which is
+    data (click's confirm printed the space after its colon on stdout). An empty answer or
+    the end of input is no; Ctrl-C interrupts as anywhere else."""
+    while True:
+        try:
+            sys.stderr.write(f"{question} [y/N]: ")
+            sys.stderr.flush()
+        except (OSError, ValueError, AttributeError):
+            pass  # a question nobody can see is still answered no by an empty line
+        line = sys.stdin.readline() if sys.stdin is not None else ""
+        answer = line.strip().lower()
+        if answer in ("y", "yes"):
+            return True
+        if not line or answer in ("", "n", "no"):
+            return False
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            sys.stderr.write("Please answer y or n.\n")
 
 
 def stdin_is_terminal() -> bool:

@@ -227,14 +227,14 @@ def _confirm(checked: Checked, yes: bool) -> None:
     """More than 50 tasks on a terminal: ask first (a --vary typo multiplies the bill)."""
     from runway_cli.batch.session import CONFIRM_OVER, dry_run
     from runway_cli.errors import UsageError
-    from runway_cli.prompt_input import stdin_is_terminal
+    from runway_cli.prompt_input import confirm, stdin_is_terminal
     from runway_cli.render.batch_display import dry_run_lines
 
     creates = len(checked.resumption.creates)
     if yes or creates <= CONFIRM_OVER or not stdin_is_terminal():
         return
     question = " ".join(dry_run_lines(dry_run(checked))[:2]).replace("Would create", "Create")
-    if not typer.confirm(question.rstrip(".") + "?", default=False, err=True):
+    if not confirm(question.rstrip(".") + "?"):
         raise UsageError("Not confirmed; nothing was created.", hint="--yes skips the question.")
 
 

@@ -85,14 +85,12 @@ def cancel(
 
 def _confirm_delete(task: Task, yes: bool) -> bool:
     """Deleting a finished task loses its outputs: --yes, or a yes on a terminal."""
-    from runway_cli.prompt_input import stdin_is_terminal
+    from runway_cli.prompt_input import confirm, stdin_is_terminal
 
     if yes:
         return True
     if not stdin_is_terminal():
         return False
-    return typer.confirm(
-        f"Task {task.id} has {task.status_text.lower()}; delete it (its outputs are lost)?",
-        default=False,
-        err=True,
+    return confirm(
+        f"Task {task.id} has {task.status_text.lower()}; delete it (its outputs are lost)?"
     )

@@ -246,7 +246,7 @@ def _remove_history(
     from runway_cli import render
     from runway_cli.cli import contract
     from runway_cli.errors import UsageError
-    from runway_cli.prompt_input import stdin_is_terminal
+    from runway_cli.prompt_input import confirm, stdin_is_terminal
 
     contract.known({"removed": 0, "kept": None})
     if clear and days is not None:
@@ -256,7 +256,7 @@ def _remove_history(
     what = "every task" if clear else f"tasks created more than {days:g} days ago"
     if not yes and stdin_is_terminal():
         question = f"Remove {what} from {store.path}?"
-        if not typer.confirm(question, default=False, err=True):
+        if not confirm(question):
             render.note("Nothing was removed.")
             if json_out:
                 contract.emit({"removed": 0, "kept": None})
