@@ -64,6 +64,10 @@ class Resume:
         return None
 
     def _after_save_error(self, exc: SaveError, task_id: str) -> str:
+        if self.output == "-" and (exc.total or 0) > 1:
+            # -o - takes one image: the same command would be refused, so name one that works.
+            folder = Resume("FOLDER/", self.force, self.flags).command(task_id)
+            return f"Task {task_id} succeeded with {exc.total} images; save them with: {folder}"
         if exc.saved:
             total = exc.total if exc.total is not None else len(exc.saved)
             return (
