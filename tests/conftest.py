@@ -12,6 +12,8 @@ Both check every run for the key leaking into stdout or stderr and for traceback
 from __future__ import annotations
 
 import contextlib
+import errno
+import io
 import os
 import shutil
 import stat
@@ -20,6 +22,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -185,6 +188,28 @@ def _cwd(path: Path | None) -> Iterator[None]:
 CliRun = Callable[..., Result]
 
 
+class _Broken(io.RawIOBase):
+    """A stream whose every write fails as a broken one does in a real process: ``OSError``
+    with ENOSPC for ``>/dev/full``, ``BrokenPipeError`` for a reader that went away."""
+
+    def __init__(self, errno_: int) -> None:
+        self.errno: int | None = errno_
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        if self.errno is None:  # the run is over: let the wrapper close quietly
+            return len(data)
+        cls = BrokenPipeError if self.errno == errno.EPIPE else OSError
+        raise cls(self.errno, os.strerror(self.errno))
+
+
+def _broken_text(errno_: int) -> tuple[io.TextIOWrapper, _Broken]:
+    raw = _Broken(errno_)
+    return io.TextIOWrapper(io.BufferedWriter(raw), encoding="utf-8"), raw
+
+
 @pytest.fixture
 def cli() -> CliRun:
     """Run a command in-process: ``cli("generate", "a fox", input=..., env=..., cwd=...)``.
@@ -192,6 +217,12 @@ def cli() -> CliRun:
     Goes through ``runway_cli.cli.run`` (the entry point minus the process set-up) inside
     CliRunner's stream isolation. ``env`` is the whole environment for the run (names missing
     from it are unset), as with a subprocess. An exception that escapes is a bug: re-raised.
+
+    Streams can be broken as a shell breaks them, at the level Python sees: ``stdout_errno``
+    / ``stderr_errno`` make every write fail with that errno (``errno.ENOSPC`` is
+    ``>/dev/full``, ``errno.EPIPE`` a reader that left), and ``stdin_closed`` starts with
+    ``sys.stdin`` None (as CPython does under ``<&-``). What only a process shows (closed
+    descriptors reused, the interpreter's last flush, exit statuses) stays with ``run``.
     """
     from typer.testing import CliRunner
 
@@ -203,22 +234,42 @@ def cli() -> CliRun:
         input: str | bytes | None = None,
         cwd: Path | None = None,
         timeout: float | None = None,  # accepted for symmetry with run(); in-process: unused
+        stdout_errno: int | None = None,
+        stderr_errno: int | None = None,
+        stdin_closed: bool = False,
     ) -> Result:
         overrides: dict[str, str | None] = {}
         if env is not None:
             overrides = {k: None for k in os.environ if k not in env}
             overrides.update(env)
         runner = CliRunner()
+        broken: list[tuple[io.TextIOWrapper, _Broken]] = []
         with _cwd(cwd), runner.isolation(input=input, env=overrides) as streams:
+            # isolation() puts its own streams back when it ends, whatever is set here; they
+            # are kept referenced meanwhile (a wrapper that is let go closes its buffer)
+            isolated = (sys.stdin, sys.stdout, sys.stderr)
+            if stdout_errno is not None:
+                broken.append(_broken_text(stdout_errno))
+                sys.stdout = broken[-1][0]
+            if stderr_errno is not None:
+                broken.append(_broken_text(stderr_errno))
+                sys.stderr = broken[-1][0]
+            if stdin_closed:
+                sys.stdin = None  # type: ignore[assignment]
             try:
                 code = run_cli(list(args))
             except SystemExit as exc:  # shell completion exits from inside click
                 code = exc.code if isinstance(exc.code, int) else 0
             finally:
-                sys.stdout.flush()
-                sys.stderr.flush()
+                for stream in (sys.stdout, sys.stderr):
+                    with contextlib.suppress(OSError):
+                        stream.flush()
+                for wrapper, raw in broken:
+                    raw.errno = None
+                    wrapper.close()
             stdout = streams[0].getvalue().decode("utf-8", "replace")
             stderr = streams[1].getvalue().decode("utf-8", "replace")
+            del isolated
         return check_clean(Result(code, stdout, stderr, args))
 
     return _cli

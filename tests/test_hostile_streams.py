@@ -1,19 +1,25 @@
 """Broken streams never cost a task: a closed or full stderr, stdout closed by its reader or
-full or closed, and a closed stdin. Each runs the CLI as a process with its streams broken the
-way a shell breaks them (``2>&-``, ``2>/dev/full``, ``| head -n1``, ``>/dev/full``, ``<&-``)."""
+full or closed, and a closed stdin.
+
+Each kind of breakage runs once as a process with its streams broken the way a shell breaks
+them (``2>&-``, ``| head -n1``, ``| head -c``, ``>/dev/full``, ``>&-``, ``<&-``): what only a
+process shows (a closed descriptor taken by the next file opened, the interpreter's last
+flush, the exit status a shell sees) is checked there. The other variants of the same code
+path (a full stderr, the id of ``--no-wait``, ``--json`` and image bytes into a full stdout,
+``auth login`` on a closed stdin) run in-process with the stream failing as Python sees it
+(see ``cli``'s ``stdout_errno``, ``stderr_errno`` and ``stdin_closed``)."""
 
 from __future__ import annotations
 
-import os
+import errno
 import re
 import shlex
-import subprocess
-import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Result, check_clean
+from tests.conftest import Result
 from tests.helpers import CREATE, UUID_RE, files_in, history, state_files
 from tests.hostile_support import error_lines, quick_sandbox, shell
 
@@ -38,13 +44,22 @@ def _recorded(cli, env, task_id: str, files: list[str]) -> None:
     assert entry["files"] == files, entry
 
 
-@pytest.mark.parametrize("broken", ["2>&-", "2>/dev/full"])
-def test_a_closed_or_full_stderr_never_stops_the_wait_or_the_download(
-    cli, api_env, sandbox, workdir, broken
-):
-    r = shell(f'$RW generate "a fox" -o fox.png {SMALL} {broken}', env=api_env, cwd=workdir)
+def test_a_closed_stderr_never_stops_the_wait_or_the_download(cli, api_env, sandbox, workdir):
+    r = shell(f'$RW generate "a fox" -o fox.png {SMALL} 2>&-', env=api_env, cwd=workdir)
     assert r.code == 0, r
     assert r.stdout == "fox.png\n"
+    task_id = _only_task(sandbox)
+    assert (workdir / "fox.png").read_bytes() == sandbox.image_bytes(task_id, 0)
+    _recorded(cli, api_env, task_id, [str(workdir / "fox.png")])
+
+
+def test_a_full_stderr_never_stops_the_wait_or_the_download(cli, api_env, sandbox, workdir):
+    # 2>/dev/full: every line of talk fails with ENOSPC
+    r = cli(
+        "generate", "a fox", "-o", "fox.png", *SMALL.split(), env=api_env, stderr_errno=errno.ENOSPC
+    )
+    assert r.code == 0, r
+    assert r.stdout == "fox.png\n" and r.stderr == ""  # every line of talk was lost
     task_id = _only_task(sandbox)
     assert (workdir / "fox.png").read_bytes() == sandbox.image_bytes(task_id, 0)
     _recorded(cli, api_env, task_id, [str(workdir / "fox.png")])
@@ -66,25 +81,10 @@ def test_both_streams_into_head_keep_the_task_and_exit_141(cli, api_env, sandbox
 
 
 def test_stdout_closed_by_its_reader_before_no_wait_prints_the_id(cli, api_env, sandbox, workdir):
-    read_end, write_end = os.pipe()
-    os.close(read_end)  # the reader is gone before anything is written
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "runway_cli", "generate", "a fox", "--no-wait", "-q"],
-            env=api_env,
-            cwd=workdir,
-            stdin=subprocess.DEVNULL,
-            stdout=write_end,
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    finally:
-        os.close(write_end)
-    check_clean(Result(proc.returncode, "", proc.stderr, ()))
-    assert proc.returncode == 141, proc.stderr
-    assert proc.stderr == ""  # as if killed by SIGPIPE: quiet
+    # the reader is gone before anything is written: the id's write meets a broken pipe
+    r = cli("generate", "a fox", "--no-wait", "-q", env=api_env, stdout_errno=errno.EPIPE)
+    assert r.code == 141, r
+    assert r.stderr == ""  # as if killed by SIGPIPE: quiet
     [entry] = history(cli, api_env)  # the id is kept where it can always be found
     assert entry["status"] == "CREATED" and UUID_RE.fullmatch(entry["id"])
     assert sandbox.count("POST", CREATE) == 1
@@ -112,21 +112,7 @@ def _kept_path(line: str) -> Path:
     return Path(shlex.split(match.group(1))[0])
 
 
-@pytest.mark.parametrize(
-    ("args", "closed"),
-    [
-        pytest.param("-o fox.png", ">/dev/full", id="path-full"),
-        pytest.param("-o fox.png --json", ">/dev/full", id="json-full"),
-        pytest.param("-o -", ">/dev/full", id="bytes-full"),
-        pytest.param("--no-wait", ">/dev/full", id="no-wait-full"),
-        pytest.param("-o fox.png", ">&-", id="path-closed"),
-    ],
-)
-def test_a_full_or_closed_stdout_is_exit_8_with_the_task_id_and_the_files(
-    cli, api_env, sandbox, workdir, tmp_path, args, closed
-):
-    env = {**api_env, "TMPDIR": str(tmp_path)}  # where -o - keeps its image
-    r = shell(f'$RW generate "a fox" -q {args} {SMALL} {closed}', env=env, cwd=workdir)
+def _check_exit_8(r: Result, cli, api_env, sandbox, workdir: Path, tmp: Path, args: str) -> None:
     assert r.code == 8, r
     [line] = error_lines(r.stderr)
     assert "stdout" in line, line
@@ -138,7 +124,7 @@ def test_a_full_or_closed_stdout_is_exit_8_with_the_task_id_and_the_files(
         return
     saved = _kept_path(line)
     if "-o -" in args:
-        assert saved.parent.parent == tmp_path, line
+        assert saved.parent.parent == tmp, line
     else:
         assert saved == Path("fox.png"), line
     assert (workdir / saved).read_bytes() == sandbox.image_bytes(task_id, 0)  # kept, and whole
@@ -147,11 +133,48 @@ def test_a_full_or_closed_stdout_is_exit_8_with_the_task_id_and_the_files(
 
 
 @pytest.mark.parametrize(
-    "args",
-    [pytest.param("generate -", id="generate"), pytest.param("auth login", id="auth-login")],
+    ("args", "closed"),
+    [
+        pytest.param("-o fox.png", ">/dev/full", id="path-full"),
+        pytest.param("-o fox.png", ">&-", id="path-closed"),
+    ],
 )
-def test_a_closed_stdin_is_one_line_and_exit_2(api_env, sandbox, home, workdir, args):
-    r = shell(f"$RW {args} <&-", env=api_env, cwd=workdir, stdin=None)
+def test_a_full_or_closed_stdout_is_exit_8_with_the_task_id_and_the_files(
+    cli, api_env, sandbox, workdir, tmp_path, args, closed
+):
+    r = shell(f'$RW generate "a fox" -q {args} {SMALL} {closed}', env=api_env, cwd=workdir)
+    _check_exit_8(r, cli, api_env, sandbox, workdir, tmp_path, args)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param("-o fox.png --json", id="json"),
+        pytest.param("-o -", id="bytes"),
+        pytest.param("--no-wait", id="no-wait"),
+    ],
+)
+def test_every_output_into_a_full_stdout_is_exit_8_with_the_task_id_and_the_files(
+    cli, api_env, sandbox, workdir, tmp_path, monkeypatch, args
+):
+    # >/dev/full as Python sees it: every write to stdout fails with ENOSPC
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where -o - keeps its image
+    cmd = ["generate", "a fox", "-q", *args.split(), *SMALL.split()]
+    r = cli(*cmd, env=api_env, stdout_errno=errno.ENOSPC)
+    _check_exit_8(r, cli, api_env, sandbox, workdir, tmp_path, args)
+
+
+def test_a_closed_stdin_is_one_line_and_exit_2(api_env, sandbox, home, workdir):
+    r = shell("$RW generate - <&-", env=api_env, cwd=workdir, stdin=None)
+    _check_closed_stdin(r, sandbox, home)
+
+
+def test_a_closed_stdin_for_auth_login_is_one_line_and_exit_2(cli, api_env, sandbox, home):
+    r = cli("auth", "login", env=api_env, stdin_closed=True)
+    _check_closed_stdin(r, sandbox, home)
+
+
+def _check_closed_stdin(r: Result, sandbox, home: Path) -> None:
     assert r.code == 2, r
     [line] = error_lines(r.stderr)
     assert "stdin" in line and "closed" in line, line
