@@ -430,45 +430,53 @@ def test_config_set_model_value_completes_model_ids(cli, env):
 # What a completion request imports ---------------------------------------------------------
 
 _PROBE = """
-import json, sys
+import io, json, os, sys
 from runway_cli.cli import run
-try:
-    run([])
-except SystemExit:
-    pass
-sys.stdout.flush()
+outputs = []
+for request in json.loads(sys.argv[1]):  # one completion request after another, as a shell
+    os.environ.update(request)
+    real, sys.stdout = sys.stdout, io.StringIO()
+    try:
+        run([])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code or 0
+    finally:
+        out, sys.stdout = sys.stdout.getvalue(), real
+    outputs.append([code, out])
 heavy = ("requests", "urllib3", "rich.progress", "rich.live", "runway_cli.sandbox")
-print(json.dumps({name: name in sys.modules for name in heavy}), file=sys.stderr)
+print(json.dumps({"outputs": outputs, "loaded": {name: name in sys.modules for name in heavy}}))
 """
 
+# One request per kind of callback (catalog, history, profiles) and per shell: the candidates
+# themselves are checked in-process above. All in one fresh process: what is loaded at its end
+# is what any of them loaded.
+_REQUESTS = [
+    ("bash", "runway-img generate -m muse_image --ratio 1600", "1600:1600"),
+    ("zsh", "runway-img status 0000000a", f'"{_id(10)}":"a prompt"'),
+    ("fish", "runway-img generate --profile wo", "work\tkey stored"),
+]
 
-@pytest.mark.parametrize(
-    ("shell", "line", "expected"),
-    [
-        # One process per kind of callback (catalog, history, profiles) and per shell: the
-        # candidates themselves are checked in-process above.
-        ("bash", "runway-img generate -m muse_image --ratio 1600", "1600:1600"),
-        ("zsh", "runway-img status 0000000a", f'"{_id(10)}":"a prompt"'),
-        ("fish", "runway-img generate --profile wo", "work\tkey stored"),
-    ],
-)
-def test_completion_imports_no_http_client_live_display_or_sandbox(
-    env, workdir, shell, line, expected
-):
+
+def test_completion_imports_no_http_client_live_display_or_sandbox(env, workdir):
     history(env).append("created", id=_id(10), prompt="a prompt")
     store_key(Paths.resolve(env).credentials, KEY, "work")
-    words = line.split()
-    cword = len(words) if line.endswith(" ") else len(words) - 1
+    requests = []
+    for shell, line, _ in _REQUESTS:
+        words = line.split()
+        cword = len(words) if line.endswith(" ") else len(words) - 1
+        requests.append(
+            {
+                "_RUNWAY_IMG_COMPLETE": f"complete_{shell}",
+                "COMP_WORDS": line,
+                "COMP_CWORD": str(cword),
+                "_TYPER_COMPLETE_ARGS": line,
+                "_TYPER_COMPLETE_FISH_ACTION": "get-args",
+            }
+        )
     proc = subprocess.run(
-        [sys.executable, "-c", _PROBE],
-        env={
-            **env,
-            "_RUNWAY_IMG_COMPLETE": f"complete_{shell}",
-            "COMP_WORDS": line,
-            "COMP_CWORD": str(cword),
-            "_TYPER_COMPLETE_ARGS": line,
-            "_TYPER_COMPLETE_FISH_ACTION": "get-args",
-        },
+        [sys.executable, "-c", _PROBE, json.dumps(requests)],
+        env=env,
         cwd=workdir,
         capture_output=True,
         text=True,
@@ -477,8 +485,10 @@ def test_completion_imports_no_http_client_live_display_or_sandbox(
         check=False,
     )
     assert proc.returncode == 0, proc
-    assert expected in proc.stdout, proc
-    loaded = json.loads(proc.stderr.strip().splitlines()[-1])
+    answer = json.loads(proc.stdout)
+    for (shell, _, expected), (code, out) in zip(_REQUESTS, answer["outputs"], strict=True):
+        assert code == 0 and expected in out, (shell, code, out, proc.stderr)
+    loaded = answer["loaded"]
     assert loaded == dict.fromkeys(loaded, False), loaded
 
 

@@ -51,22 +51,32 @@ def test_a_key_file_of_another_user_is_refused_never_read_or_chmodded(env, sandb
         key_file.write_text(json.dumps({"api_key": KEY}))
         key_file.chmod(0o644)  # root's, readable: it must still not be used
         nobody_env = {**nobody_env, "RUNWAYML_BASE_URL": sandbox.base_url}
-        r = shell(
-            '$RW generate "a fox" -o fox.png; echo "rc=$?" >&2; '
-            "echo key_new | $RW auth login --no-verify",
-            env=nobody_env,
-            cwd=root / "work",
-            nobody=True,
-        )
-        first, second = r.stderr.split("rc=")
-        assert second.startswith("3\n") and r.code == 3, r
-        for part in (first, second):
-            [line] = error_lines(part)
-            assert "belongs to another user (uid 0)" in line, r
+        r = shell('$RW generate "a fox" -o fox.png', env=nobody_env, cwd=root / "work", nobody=True)
+        assert r.code == 3, r
+        [line] = error_lines(r.stderr)
+        assert "belongs to another user (uid 0)" in line, r
         assert sandbox.requests == []
         assert _mode(key_file) == 0o644 and key_file.stat().st_uid == 0
         assert json.loads(key_file.read_text()) == {"api_key": KEY}
         assert files_in(folder) == ["credentials.json"]  # no temporary file left
+
+
+@as_root
+def test_auth_login_never_replaces_or_chmods_a_key_file_of_another_user(cli, env, home):
+    # The same check as above from the other side (root running into nobody's file), so
+    # in-process: the process-level part, a CLI that really is another user, is shown above.
+    folder = home / "config" / "runway-img"
+    folder.mkdir(mode=0o700)
+    key_file = folder / "credentials.json"
+    key_file.write_text(json.dumps({"api_key": KEY}))
+    key_file.chmod(0o644)
+    os.chown(key_file, NOBODY, NOBODY)
+    r = cli("auth", "login", "--no-verify", env=env, input="key_new\n")
+    assert r.code == 3, r
+    assert f"belongs to another user (uid {NOBODY})" in error_line(r.stderr)
+    assert _mode(key_file) == 0o644 and key_file.stat().st_uid == NOBODY
+    assert json.loads(key_file.read_text()) == {"api_key": KEY}
+    assert files_in(folder) == ["credentials.json"]  # no temporary file left
 
 
 @pytest.mark.parametrize("command", ["generate", "auth-login", "auth-status"])
