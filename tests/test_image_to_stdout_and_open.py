@@ -15,9 +15,12 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import requests
 
-from tests.conftest import Result, check_clean
+from runway_cli.sandbox import FaultRule
+from tests.conftest import KEY, Result, check_clean
 from tests.helpers import (
+    api_headers,
     error_line,
     files_in,
     history,
@@ -112,9 +115,18 @@ def test_image_bytes_are_refused_on_a_terminal(
 def test_several_outputs_for_stdout_are_refused_before_or_after_the_wait(
     cli, api_env, sandbox, workdir, tmpdir_
 ):
-    task_id = cli("generate", "cats", "-m", "gpt_image_2", "-n", "2", "--no-wait", "-q").stdout
-    task_id = task_id.strip()
-    # Still running: how many images it makes is known only at the end of the wait.
+    made = cli("generate", "cats", "-m", "gpt_image_2", "-n", "2", "--no-wait", "-q")
+    task_id = made.stdout.strip()
+    url = f"{sandbox.base_url}/v1/tasks/{task_id}"
+
+    def task() -> dict:
+        return dict(requests.get(url, headers=api_headers(KEY), timeout=10).json())
+
+    wait_until(lambda: task()["status"] == "SUCCEEDED", what="the task to finish")
+    # The download's first look finds it still running (as it would have a moment earlier):
+    # how many images it makes is known only at the end of the wait.
+    running = {**task(), "status": "RUNNING", "progress": 0.5, "output": None}
+    sandbox.faults.add(FaultRule("body", method="GET", path=f"/v1/tasks/{task_id}", body=running))
     r, out = cli_bytes("download", task_id, "-o", "-")
     assert r.code == 8, r
     line = error_line(r.stderr)

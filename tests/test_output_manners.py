@@ -56,7 +56,7 @@ def test_quiet_task_commands_keep_stdout_and_silence_stderr(cli, api_env, sandbo
     loud, quiet = _loud_and_quiet(cli, "generate", "a fox", *SMALL, "-o", "fox.png", "--force")
     assert loud.stdout == quiet.stdout == "fox.png\n"
     task_id = task_id_from(loud.stderr)
-    assert re.search(rf"task {UUID}: running", loud.stderr)  # the talk that -q drops
+    assert re.search(rf"^task {task_id}: pending \(0s\)$", loud.stderr, re.M)  # talk -q drops
 
     loud, quiet = _loud_and_quiet(cli, "download", task_id, "-o", "dl.png", "--force")
     assert loud.stdout == quiet.stdout == "dl.png\n"
@@ -131,7 +131,7 @@ def test_quiet_still_shows_errors_and_at_risk_warnings(cli, api_env, sandbox, ho
 @pytest.fixture
 def slow_sandbox() -> Iterator[SandboxServer]:
     """Tasks that run for a few tenths of a second: long enough for several spinner frames."""
-    with SandboxServer(keys=[KEY], timeline=Timeline(pending=0.05, running=0.25)) as server:
+    with SandboxServer(keys=[KEY], timeline=Timeline(pending=0.05, running=0.4)) as server:
         yield server
 
 
@@ -162,7 +162,7 @@ def test_a_real_terminal_animates_in_colour_while_stdout_carries_only_the_image(
     assert out == slow_sandbox.image_bytes(task_id, 0)  # no talk, no control codes on stdout
     assert "\r" in screen and "\x1b[2K" in screen  # frames redrawn in place
     assert len(set(SPINNER.findall(screen))) >= 2, screen  # the spinner turned
-    assert re.search(rf"Generating · task {task_id} · running \d+%", screen), screen
+    assert re.search(rf"Generating · task {task_id} · (pending|running)", screen), screen
     assert _colours(screen), screen
     assert files_in(workdir) == []
 
@@ -188,7 +188,7 @@ def test_forced_colour_on_a_pipe_has_colour_but_no_animation(env, sandbox, workd
     assert "\x1b" not in plain and "\r" not in plain, r  # nothing but colour: no cursor moves
     assert not SPINNER.search(plain), r
     assert "warning: The prompt mentions @hero" in plain
-    assert re.search(rf"^task {UUID}: running \d+% \(\d+s\)$", plain, re.M), r
+    assert re.search(rf"^task {UUID}: pending \(0s\)$", plain, re.M), r  # a log's lines
 
 
 @pytest.mark.parametrize(
@@ -216,7 +216,7 @@ def test_no_colour_on_a_terminal_with_no_color_or_a_dumb_terminal(
         assert "\r\x1b[2K" in screen and SPINNER.search(screen), screen
     else:  # a dumb terminal cannot redraw a line: the plain lines a log gets, nothing else
         assert "\x1b" not in screen and not SPINNER.search(screen), screen
-        assert re.search(rf"task {task_id}: running \d+% \(\d+s\)", screen), screen
+        assert f"task {task_id}: pending (0s)\r\n" in screen, screen
 
 
 # -- the plain-mode heartbeat -----------------------------------------------------------------
@@ -235,12 +235,12 @@ def test_off_a_terminal_a_wait_prints_state_changes_and_a_bounded_heartbeat(
         note(text)
 
     monkeypatch.setattr(console_reporter, "note", timed_note)
-    r = cli("generate", "a fox [sandbox:hang]", *SMALL, "--timeout", "0.8", "-o", "fox.png")
+    r = cli("generate", "a fox [sandbox:hang]", *SMALL, "--timeout", "0.7", "-o", "fox.png")
     assert r.code == 6, r  # the wait timed out; the task runs on
     task_id = task_id_from(r.stderr)
     assert "\r" not in r.stderr and "\x1b" not in r.stderr  # a log, not a display
 
-    line = re.compile(rf"^task {task_id}: (pending|running(?: \d+%)?) \((\d+)s\)$")
+    line = re.compile(rf"^task {task_id}: (pending|running \d+%) \((\d+)s\)$")  # state, %, time
     waits = [(t, line.match(text)) for t, text in said if text.startswith("task ")]
     assert waits and all(m is not None for _, m in waits), said
     shown = [m.group(0) for _, m in waits if m]
@@ -254,6 +254,6 @@ def test_off_a_terminal_a_wait_prints_state_changes_and_a_bounded_heartbeat(
         if new == old
     ]
     assert len(gaps) >= 2, shown  # life while nothing changes...
-    assert all(gap >= every - 0.01 for gap in gaps), gaps  # ...but never more than one per period
-    assert all(int(m.group(2)) <= 1 for _, m in waits if m)  # elapsed, in whole seconds
-    assert len(waits) <= 2 + 0.8 / every + 1, shown
+    # ...but never more than one per period (polls come every 0.05 s: one a poll would fail)
+    assert all(gap >= every - 0.05 for gap in gaps), gaps
+    assert len(waits) <= 2 + 0.7 / every + 1, shown
