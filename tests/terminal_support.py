@@ -32,11 +32,12 @@ def run_on_terminal(
     stdin: bool = False,
     stdout: bool = False,
     answer: str | None = None,
-    question_ends: str = "]: ",
+    question_ends: str = "]:",
 ) -> TerminalRun:
     """Run ``runway_cli.cli.run(args)`` with stderr on a pseudo-terminal, and stdin and stdout
     too when asked. With ``answer``, type it (and Enter) once the screen shows a question (text
-    ending in ``question_ends``), as a user would; the typed text is echoed, as on a terminal.
+    ending in ``question_ends``, then maybe a space), as a user would; the typed text is
+    echoed, as on a terminal.
     """
     from runway_cli import render
     from runway_cli.cli import run as run_cli
@@ -64,7 +65,7 @@ def run_on_terminal(
                 return
             chunks.append(data)
             seen += data
-            asked = seen.endswith(question_ends.encode())
+            asked = seen.rstrip(b" ").endswith(question_ends.encode())
             if answer is not None and asked and not answered.is_set():
                 answered.set()
                 os.write(master, answer.encode() + b"\n")
