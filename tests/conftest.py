@@ -29,7 +29,10 @@ import pytest
 from runway_cli.sandbox import SandboxServer, Timeline
 
 KEY = "key_" + "ab12" * 32
-FAST = Timeline(pending=0.02, running=0.1)
+# Tasks of the ``sandbox`` fixture end within one poll (0.05 s): most tests are about what
+# surrounds the wait. A test that watches a task in progress says so: a ``[sandbox:hang]``
+# prompt, a sandbox on the test's own clock, or a slower timeline of its own.
+FAST = Timeline(pending=0.01, running=0.04)
 _OWN_PREFIXES = ("RUNWAYML_", "RUNWAY_IMG_", "XDG_")
 
 
@@ -71,7 +74,7 @@ def _isolate(h: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "XDG_DATA_HOME": str(h / "data"),
         "RUNWAY_IMG_POLL_INTERVAL": "0.05",
         "RUNWAY_IMG_RETRY_BACKOFF": "0.01",
-        "RUNWAY_IMG_SANDBOX_TASK_SECONDS": "0.3",
+        "RUNWAY_IMG_SANDBOX_TASK_SECONDS": "0.05",
         "NO_COLOR": "1",
         "TERM": "dumb",
         "PYTHONIOENCODING": "utf-8",
