@@ -173,26 +173,31 @@ class TaskStore:
         raises to refuse the new one (account limits)."""
         prompt = str(body.get("promptText", ""))
         steering = steering_for(prompt)
-        values = (
-            str(uuid.uuid4()),
-            self.clock(),
-            model,
-            json.dumps(body),
-            width,
-            height,
-            outputs,
-            fmt,
-            steering.behaviour,
-            credits,
-            prompt,
-            steering.failure_code,
-            pending,
-            running,
-            slots,
-        )
+        task_id = str(uuid.uuid4())
         with self._write() as conn:
             if admit is not None:
                 admit([TaskRow.from_record(r) for r in conn.execute(_SELECT_TASKS)])
+            # The creation time is read under the write lock, so creation times follow the
+            # insertion order the FIFO replay (lifecycle.start_times) goes by: read before it,
+            # two concurrent creates could be inserted the other way round and the later one
+            # replayed as THROTTLED behind the earlier one.
+            values = (
+                task_id,
+                self.clock(),
+                model,
+                json.dumps(body),
+                width,
+                height,
+                outputs,
+                fmt,
+                steering.behaviour,
+                credits,
+                prompt,
+                steering.failure_code,
+                pending,
+                running,
+                slots,
+            )
             cur = conn.execute(
                 "INSERT INTO tasks (id, created, model, body, width, height, outputs, format,"
                 " behaviour, credits, prompt, failure_code, pending, running, slots)"
@@ -200,7 +205,7 @@ class TaskStore:
                 values,
             )
             seq = cur.lastrowid
-        row = self.get(values[0])
+        row = self.get(task_id)
         assert row is not None and row.seq == seq
         return row
 
