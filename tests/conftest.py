@@ -57,6 +57,19 @@ def check_clean(result: Result) -> Result:
     return result
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto`` starts half as many workers again as there are CPUs (3 on 2): about a
+    third of the suite is waiting (sandbox tasks, retry back-offs, subprocesses), which
+    another worker fills. ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still decides when set."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    from xdist.plugin import pytest_xdist_auto_num_workers as cpus
+
+    count = cpus(config)
+    return count + max(1, count // 2)
+
+
 _HOME_FOLDERS = ("config", "cache", "data", "work")
 
 
