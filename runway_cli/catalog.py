@@ -10,6 +10,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 DEFAULT_MODEL = "gen4_image"
@@ -258,9 +259,9 @@ def _model_from_row(row: dict[str, Any]) -> Model:
 @cache
 def all_models() -> dict[str, Model]:
     """Every known model, keyed by id, in catalog order."""
-    from importlib import resources  # imported here: most command lines never read it
-
-    text = resources.files("runway_cli").joinpath("models.json").read_text(encoding="utf-8")
+    # Read beside this module: pip installs packages as files, and importlib.resources would
+    # cost every run that reads the table (a --model completion included) ~10 ms of imports.
+    text = Path(__file__).with_name("models.json").read_text(encoding="utf-8")
     return {row["id"]: _model_from_row(row) for row in json.loads(text)["models"]}
 
 
