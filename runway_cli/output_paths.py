@@ -51,6 +51,21 @@ def check_template(output: str, *, model: str | None, seed: int | None) -> None:
         raise UsageError(f"Invalid -o template {output!r}: {exc}.") from None
 
 
+def too_long_name(path: Path) -> tuple[int, int] | None:
+    """``(bytes, limit)`` when a part of ``path`` is longer than the file system takes
+    (NAME_MAX of the nearest existing folder; 255 where it does not say), else None: found
+    before a task is paid for, not when its image is saved."""
+    folder = path.parent
+    while str(folder) not in ("", ".") and not folder.is_dir() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        limit = os.pathconf(folder if str(folder) else ".", "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    longest = max((len(os.fsencode(part)) for part in path.parts), default=0)
+    return (longest, limit) if longest > limit else None
+
+
 def template_makes_folders(output: str | None) -> bool:
     """True when a placeholder is in a folder part (``out/{id}/{n}.{ext}``): such templates
     may create missing folders; plain paths never do."""

@@ -390,9 +390,16 @@ def _check_before_saving(plan: OutputPlan, task: Task) -> None:
         try:
             check_destination(path, force=plan.force, make_folders=plan.make_folders)
         except UsageError as exc:
-            if exists(path) and not is_dir(path) and not plan.force:
+            if _is_existing_file(path) and not plan.force:
                 raise SaveError(exc.message, existing=path) from exc  # the CLI says --force
             raise SaveError(exc.message, exc.hint) from exc
+
+
+def _is_existing_file(path: Path) -> bool:
+    try:
+        return exists(path) and not is_dir(path)
+    except OSError:  # a name too long, say: whatever it is, it is not a file in the way
+        return False
 
 
 def _ended_status(exc: TaskError) -> str:

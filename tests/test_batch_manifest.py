@@ -6,6 +6,7 @@ budget's arithmetic."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,54 @@ def test_torn_and_foreign_lines_are_skipped_and_counted(tmp_path: Path) -> None:
     assert text.endswith("\n") and '"li\n{"event": "sent", "key": "c"' in text
     state = read_state(path)
     assert set(state.items) == {"a", "c"} and state.bad_lines == 4
+
+
+@pytest.mark.parametrize(
+    ("damage", "phase", "task_id"),
+    [
+        ({"sent": {"images": "x"}}, Phase.CREATED, ID1),
+        ({"sent": {"line": "one"}, "created": {"estimate": "x"}}, Phase.CREATED, ID1),
+        ({"created": {"id": 7}}, Phase.UNKNOWN, None),
+        ({"sent": {"model": ["m"]}, "created": {"id": ["x"]}}, Phase.UNKNOWN, None),
+    ],
+    ids=["sent-images", "line-and-estimate", "created-id", "both"],
+)
+def test_a_field_of_the_wrong_type_never_makes_an_item_look_unsent(
+    tmp_path: Path, damage: dict[str, dict[str, object]], phase: Phase, task_id: str | None
+) -> None:
+    [it] = items(1)
+    path = tmp_path / "m.jsonl"
+    lines = [sent(it.key).to_json(), Record("created", it.key, 1, id=ID1, estimate=5).to_json()]
+    for obj in lines:
+        obj.update(damage.get(obj["event"], {}))
+    path.write_text("".join(json.dumps(obj) + "\n" for obj in lines))
+    state = read_state(path)
+    item = state.items[it.key]
+    assert (item.phase, item.task_id) == (phase, task_id)
+    assert state.bad_lines == len(damage)  # counted, for the warning
+    assert resume([it], state).creates == []  # reattached or unknown: never sent again
+
+
+@pytest.mark.parametrize("where", ["/dev/null", "/dev/zero", "fifo", "folder"])
+def test_a_manifest_that_is_not_a_file_is_refused(tmp_path: Path, where: str) -> None:
+    path = Path(where)
+    if where == "fifo":
+        path = tmp_path / "m.jsonl"
+        os.mkfifo(path)
+    elif where == "folder":
+        path = tmp_path
+    with pytest.raises(UsageError, match="reruns need it to resume"):
+        read_state(path)
+
+
+def test_a_huge_line_is_skipped_without_being_held(tmp_path: Path) -> None:
+    path = tmp_path / "m.jsonl"
+    good = json.dumps(Record("created", "a", 1, id=ID1).to_json())
+    with path.open("wb") as fh:
+        fh.write(good.encode() + b"\n")
+        fh.truncate(fh.tell() + (64 << 20))  # 64 MiB of NULs, no newline: sparse, instant
+    state = read_state(path)
+    assert set(state.items) == {"a"} and state.bad_lines == 1
 
 
 def test_one_batch_at_a_time_per_manifest(tmp_path: Path) -> None:

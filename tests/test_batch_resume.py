@@ -11,6 +11,8 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from runway_cli.api.client import RunwayClient
 from runway_cli.batch import records as make
 from runway_cli.batch.grid import parse_vary
@@ -195,3 +197,23 @@ class Clock:
     def jump(self, seconds: float, *, speed: float) -> None:
         self._base, self._base_real = self.now() + seconds, time.time()
         self._speed = speed
+
+
+def test_a_bug_in_an_items_thread_stops_the_run_loudly_and_a_rerun_reattaches(
+    cli: CliRun, workdir: Path, limited: MakeSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox = limited()
+    batch = write_batch(workdir, ["a fox"])
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug after the task was created")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(make, "succeeded", broken)
+        with pytest.raises(RuntimeError, match="a bug after the task was created"):
+            cli("batch", str(batch), *SMALL, "-o", "out")  # never a quiet exit 0
+    [task_id] = created_ids(workdir / "out" / "manifest.jsonl")
+    again = cli("batch", str(batch), *SMALL, "-o", "out", "--json")
+    assert again.code == 0, again
+    assert json.loads(again.stdout)["reattached"] == 1
+    assert len(creates(sandbox)) == 1 and task_id in again.stdout

@@ -261,6 +261,36 @@ def test_an_existing_output_file_is_refused_before_anything_is_sent(
     assert (workdir / "out" / "taken.png").read_bytes() != b"mine"
 
 
+@pytest.mark.parametrize("where", ["--name", "output"])
+def test_a_file_name_too_long_for_the_disk_is_refused_before_anything_is_sent(
+    cli: CliRun, workdir: Path, limited: MakeSandbox, where: str
+) -> None:
+    sandbox = limited()
+    long_name = "{id}-" + "c" * 230 + ".{ext}"  # 271 bytes once the id is in
+    if where == "--name":
+        batch = write_batch(workdir, ["a fox"])
+        refused = cli("batch", str(batch), *SMALL, "-o", "out", "--name", long_name)
+    else:
+        batch = write_batch(workdir, [{"prompt": "a fox", "output": long_name}])
+        refused = cli("batch", str(batch), *SMALL, "-o", "out")
+    assert refused.code == 2, refused
+    assert "line 1: its file name would be 271 bytes, longer than the file system takes" in (
+        refused.stderr
+    )
+    assert sandbox.requests == []
+
+
+def test_a_manifest_that_keeps_nothing_is_refused_before_anything_is_sent(
+    cli: CliRun, workdir: Path, limited: MakeSandbox
+) -> None:
+    sandbox = limited()
+    batch = write_batch(workdir, ["a fox"])
+    refused = cli("batch", str(batch), *SMALL, "-o", "out", "--manifest", "/dev/null")
+    assert refused.code == 2, refused
+    assert "Cannot use the manifest /dev/null: it is not a regular file" in refused.stderr
+    assert sandbox.requests == []
+
+
 def test_more_than_fifty_tasks_on_a_terminal_ask_first(
     cli: CliRun, workdir: Path, limited: MakeSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:

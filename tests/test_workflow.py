@@ -405,6 +405,12 @@ def test_a_missing_folder_is_a_save_error_without_existing(out, history, reporte
     assert info.value.existing is None and "mkdir" in (info.value.hint or "")
 
 
+def test_a_name_too_long_for_the_disk_is_a_save_error(out, history, reporter) -> None:
+    with pytest.raises(SaveError, match="File name too long") as info:
+        workflow(ok_client(), history, reporter).follow(TASK_ID, plan("c" * 300 + ".png"))
+    assert info.value.existing is None and info.value.task_id == TASK_ID
+
+
 def test_a_save_error_carries_the_files_that_did_land(out, history, reporter) -> None:
     client = FakeClient(
         tasks=[succeeded(URL1, URL2)], files={URL1: png_bytes(), URL2: b"<html>expired</html>"}

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -76,6 +77,7 @@ class Record:
     files: tuple[str, ...] = ()
     error: str | None = None
     failure_code: str | None = None
+    damaged: bool = field(default=False, compare=False)  # read with mistyped fields dropped
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"event": self.event, "key": self.key, "line": self.line}
@@ -100,47 +102,59 @@ class Record:
 
     @classmethod
     def from_json(cls, obj: Any) -> Record | None:
-        """The record a line holds, or None for anything else (torn, foreign, mistyped)."""
+        """The record a line holds; None when it names no event and item (torn, foreign).
+
+        A record of a known item with a field of the wrong type still counts, without that
+        field (and ``damaged``): dropping a ``sent`` or ``created`` record whole would make
+        its item look never sent, and a rerun would bill it again.
+        """
         if not isinstance(obj, dict) or obj.get("event") not in EVENTS:
             return None
-        try:
-            return cls(
-                event=obj["event"],
-                key=_typed(obj, "key", str, required=True),
-                line=_typed(obj, "line", int, required=True),
-                time=_typed(obj, "time", str) or "",
-                status=_typed(obj, "status", str),
-                id=_typed(obj, "id", str),
-                model=_typed(obj, "model", str),
-                prompt=_typed(obj, "prompt", str),
-                ratio=_typed(obj, "ratio", str),
-                seed=_typed(obj, "seed", int),
-                images=_typed(obj, "images", int),
-                estimate=_typed(obj, "estimate", int | float),
-                cost=_typed(obj, "cost", int | float),
-                files=tuple(_files(obj.get("files"))),
-                error=_typed(obj, "error", str),
-                failure_code=_typed(obj, "failureCode", str),
-            )
-        except (TypeError, ValueError):
+        key = obj.get("key")
+        if not isinstance(key, str) or not key:
             return None
+        fields = _Fields(obj)
+        files = obj.get("files")
+        if files is not None and not (
+            isinstance(files, list) and all(isinstance(f, str) for f in files)
+        ):
+            fields.damaged, files = True, None
+        return cls(
+            event=obj["event"],
+            key=key,
+            line=fields.get("line", int) or 0,
+            time=fields.get("time", str) or "",
+            status=fields.get("status", str),
+            id=fields.get("id", str),
+            model=fields.get("model", str),
+            prompt=fields.get("prompt", str),
+            ratio=fields.get("ratio", str),
+            seed=fields.get("seed", int),
+            images=fields.get("images", int),
+            estimate=fields.get("estimate", int | float),
+            cost=fields.get("cost", int | float),
+            files=tuple(files or ()),
+            error=fields.get("error", str),
+            failure_code=fields.get("failureCode", str),
+            damaged=fields.damaged,
+        )
 
 
-def _typed(obj: dict[str, Any], name: str, kind: Any, *, required: bool = False) -> Any:
-    value = obj.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise TypeError(name)
-    return value
+class _Fields:
+    """A record's optional fields, each of its type or None (and then ``damaged``)."""
 
+    def __init__(self, obj: dict[str, Any]) -> None:
+        self.obj = obj
+        self.damaged = False
 
-def _files(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(f, str) for f in value):
-        raise TypeError("files")
-    return value
+    def get(self, name: str, kind: Any) -> Any:
+        value = self.obj.get(name)
+        if value is None:
+            return None
+        if not isinstance(value, kind) or isinstance(value, bool):
+            self.damaged = True
+            return None
+        return value
 
 
 @dataclass
@@ -195,8 +209,10 @@ class ManifestState:
                 seed=rec.seed,
                 images=rec.images or 1,
             )
-        state.line = rec.line
-        if rec.event == "created":
+        state.line = rec.line or state.line
+        if rec.event == "created" and rec.id is None:  # damaged: made, but which task?
+            state.phase, state.error = Phase.UNKNOWN, "its task id in the manifest is unreadable"
+        elif rec.event == "created":
             state.phase, state.task_id, state.error = Phase.CREATED, rec.id, None
             state.estimate = rec.estimate
             self._learn(state, rec.estimate)
@@ -230,27 +246,67 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def read_state(path: Path) -> ManifestState:
-    """The folded manifest (an empty state when there is none yet)."""
-    state = ManifestState()
+MAX_LINE = 1 << 20  # no record comes near; a longer line is skipped, never held whole
+
+
+def check_manifest_path(path: Path) -> None:
+    """UsageError unless ``path`` is a regular file or nothing yet: a device (/dev/null keeps
+    nothing, so every rerun would bill every item again), a FIFO or a folder is refused."""
     try:
-        raw = path.read_bytes()
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except OSError as exc:
+        raise UsageError(f"Cannot use the manifest {path}: {exc.strerror or exc}.") from None
+    if not stat.S_ISREG(mode):
+        what = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+        raise UsageError(
+            f"Cannot use the manifest {path}: it is {what}; reruns need it to resume.",
+            hint="Choose another --manifest (a file), or leave it out (DIR/manifest.jsonl).",
+        )
+
+
+def read_state(path: Path) -> ManifestState:
+    """The folded manifest (an empty state when there is none yet), read a line at a time."""
+    state = ManifestState()
+    check_manifest_path(path)
+    try:
+        fh = open(path, "rb")  # noqa: SIM115  (closed below; open errors are one message)
     except FileNotFoundError:
         return state
     except OSError as exc:
         raise UsageError(f"Cannot read the manifest {path}: {exc.strerror or exc}.") from None
-    for line in raw.decode("utf-8", "replace").splitlines():
-        if not line.strip():
-            continue
+    with fh:
         try:
-            rec = Record.from_json(json.loads(line))
-        except (ValueError, RecursionError):
-            rec = None
-        if rec is None:
-            state.bad_lines += 1  # a torn or foreign line must not hide the others
-            continue
-        state.fold(rec)
+            for raw in _lines(fh):
+                _read_line(state, raw)
+        except OSError as exc:
+            raise UsageError(f"Cannot read the manifest {path}: {exc.strerror or exc}.") from None
     return state
+
+
+def _lines(fh: Any) -> Any:
+    """Each line, or None for one longer than MAX_LINE (read past, never held)."""
+    while chunk := fh.readline(MAX_LINE + 1):
+        if len(chunk) > MAX_LINE and not chunk.endswith(b"\n"):
+            while (rest := fh.readline(MAX_LINE)) and not rest.endswith(b"\n"):
+                pass
+            yield None
+        else:
+            yield chunk
+
+
+def _read_line(state: ManifestState, raw: bytes | None) -> None:
+    if raw is not None and not raw.strip():
+        return
+    try:
+        rec = Record.from_json(json.loads(raw.decode("utf-8", "replace"))) if raw else None
+    except (ValueError, RecursionError):
+        rec = None
+    if rec is None or rec.damaged:
+        state.bad_lines += 1  # a torn or foreign line must not hide the others
+    if rec is not None:
+        state.fold(rec)
 
 
 class Manifest:

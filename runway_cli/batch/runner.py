@@ -87,6 +87,7 @@ class RunResult:
     reattached: int = 0
     trouble: int = 0  # creates that may have reached Runway, waits that failed or timed out
     interrupted: bool = False
+    crash: Exception | None = None  # a bug in a worker thread, raised again in the caller
 
 
 @dataclass
@@ -137,7 +138,9 @@ class BatchRunner:
     def run(self) -> RunResult:
         """Run every job; return when all have ended or the run was stopped. Ctrl-C in the
         calling thread interrupts (the manifest stays consistent) and returns normally."""
-        dispatcher = threading.Thread(target=self._dispatch, name="batch-dispatch", daemon=True)
+        dispatcher = threading.Thread(
+            target=self._guarded(self._dispatch), name="batch-dispatch", daemon=True
+        )
         self._report_counts()
         dispatcher.start()
         try:
@@ -151,7 +154,26 @@ class BatchRunner:
             for thread in list(self._followers):
                 thread.join()
         self._result.statuses = dict(self._progress.statuses)
+        if self._result.crash is not None:  # a bug: never a quiet exit 0 with work undone
+            raise self._result.crash
         return self._result
+
+    def _guarded(self, work: Callable[..., None], *args: object) -> Callable[[], None]:
+        """``work`` for a thread of its own: an unexpected error stops the whole run (the
+        manifest keeps every task id, so a rerun reattaches) instead of ending one thread."""
+
+        def run() -> None:
+            try:
+                work(*args)
+            except Exception as exc:
+                with self._lock:
+                    if self._result.crash is None:
+                        self._result.crash = exc
+                self._stop(StopReason.FATAL, "An internal error stopped the run.")
+                self._abort.set()
+                self.slots.close()
+
+        return run
 
     def interrupt(self) -> None:
         """Stop creating and waiting (Ctrl-C)."""
@@ -215,7 +237,7 @@ class BatchRunner:
 
     def _start(self, job: Job) -> None:
         name = f"batch-line-{job.item.line}"
-        thread = threading.Thread(target=self._run_job, args=(job,), name=name, daemon=True)
+        thread = threading.Thread(target=self._guarded(self._run_job, job), name=name, daemon=True)
         with self._lock:
             self._followers.append(thread)
         thread.start()

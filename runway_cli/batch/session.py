@@ -32,7 +32,13 @@ from runway_cli.errors import (
     RunwayImgError,
     UsageError,
 )
-from runway_cli.output_paths import PROBE_ID, exists, is_template, plan_paths
+from runway_cli.output_paths import (
+    PROBE_ID,
+    exists,
+    is_template,
+    plan_paths,
+    too_long_name,
+)
 from runway_cli.polling import PollSchedule
 
 if TYPE_CHECKING:
@@ -116,18 +122,28 @@ def check(request: BatchRequest) -> Checked:
 
 
 def _taken_destinations(items: Sequence[BatchItem], request: BatchRequest) -> list[Problem]:
-    """Items to create whose fixed output file exists already (without --force)."""
-    if request.force:
-        return []
+    """Items to create whose output names the file system cannot take, or whose fixed output
+    file exists already (without --force)."""
     problems = []
     for item in items:
-        if item.output is None or (is_template(item.output) and "{id}" in item.output):
-            continue
+        output = item.output if item.output is not None else "{id}.{ext}"
         for path in plan_paths(
-            PROBE_ID, item.images, item.output, item.ext, model=item.model, seed=item.seed
+            PROBE_ID, item.images, output, item.ext, model=item.model, seed=item.seed
         ):
             where = request.output_dir / path
-            if exists(where):
+            too_long = too_long_name(where)
+            if too_long is not None:
+                size, limit = too_long
+                problems.append(
+                    Problem(
+                        item.line,
+                        f"its file name would be {size} bytes, longer than the file system "
+                        f"takes ({limit}); shorten --name or its output",
+                    )
+                )
+                break
+            fixed = not (is_template(output) and "{id}" in output)
+            if fixed and not request.force and exists(where):
                 problems.append(
                     Problem(item.line, f"{where} already exists (--force overwrites it)")
                 )

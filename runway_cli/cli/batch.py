@@ -207,6 +207,13 @@ def _check(request: BatchRequest) -> Checked:
         raise
     for line in checked.plan.warnings:
         render.warn(line)
+    if checked.state.bad_lines:
+        render.warn(
+            f"{checked.state.bad_lines} line(s) of the manifest {checked.request.manifest_path} "
+            "are torn or have fields of the wrong type; what could be read of them is used "
+            "(an item whose task id cannot be read is never created again without "
+            "--resend-unknown)."
+        )
     return checked
 
 
