@@ -11,6 +11,7 @@ import json
 import os
 import re
 import secrets
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,17 +54,14 @@ class ConfigFile:
 
     @classmethod
     def load(cls, path: Path) -> ConfigFile:
-        try:
-            raw = path.read_text(encoding="utf-8")
-        except (FileNotFoundError, NotADirectoryError):
+        raw = _read_config(path)
+        if raw is None:
             return cls(path)
-        except OSError as exc:
-            raise UsageError(f"Cannot read {path}: {exc.strerror or exc}.") from None
         try:
-            data = json.loads(raw)
-        except (ValueError, RecursionError):
+            data = json.loads(raw.decode("utf-8"))
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
             raise UsageError(
-                f"{path} is not valid JSON.", hint="Fix or remove it (runway-img config list)."
+                f"{path} is not valid UTF-8 JSON.", hint=f"Fix or remove it. {_ELSEWHERE}"
             ) from None
         return cls(path, *_parse(data, path))
 
@@ -81,7 +79,50 @@ class ConfigFile:
                 fh.write("\n")
             os.replace(tmp, self.path)
         except OSError as exc:
-            raise UsageError(f"Cannot write {self.path}: {exc.strerror or exc}.") from None
+            folder = self.path.parent
+            if folder.exists() and not folder.is_dir():
+                raise UsageError(
+                    f"Cannot write {self.path}: {folder} is a file, not a folder.",
+                    hint=f"Move that file away. {_ELSEWHERE}",
+                ) from None
+            raise UsageError(
+                f"Cannot write {self.path}: {exc.strerror or exc}.",
+                hint=f"Check that folder's owner and permissions. {_ELSEWHERE}",
+            ) from None
+
+
+_ELSEWHERE = "RUNWAY_IMG_CONFIG_DIR points runway-img at another folder."
+MAX_CONFIG_BYTES = 1 << 20  # ours stays a few hundred bytes; /dev/zero must not be read whole
+
+
+def _read_config(path: Path) -> bytes | None:
+    """The file's bytes (None when there is none): a regular file, read with a bound."""
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise UsageError(f"Cannot read {path}: {exc.strerror or exc}.", hint=_ELSEWHERE) from None
+    if not stat.S_ISREG(mode):
+        what = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+        raise UsageError(
+            f"Cannot read {path}: it is {what}; runway-img keeps its profiles in that file.",
+            hint=f"Move it away. {_ELSEWHERE}",
+        )
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise UsageError(
+            f"Cannot read {path}: {exc.strerror or exc}.",
+            hint=f"Check its owner and permissions. {_ELSEWHERE}",
+        ) from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise UsageError(
+            f"{path} is over {MAX_CONFIG_BYTES:,} bytes: not a runway-img config file.",
+            hint=f"Move it away. {_ELSEWHERE}",
+        )
+    return raw
 
 
 def _parse(data: Any, path: Path) -> tuple[str | None, dict[str, dict[str, str]]]:

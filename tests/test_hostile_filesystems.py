@@ -138,7 +138,8 @@ def test_a_file_where_the_config_folder_should_be(cli, env, api_env, home):
     assert "is not a folder" in error_line(login.stderr)
     setting = cli("config", "set", "model", "gen4_image", env=env)
     assert setting.code == 2, setting
-    assert "runway-img" in error_line(setting.stderr)
+    line = error_line(setting.stderr)
+    assert "runway-img is a file, not a folder" in line and "Move that file away" in line
     made = cli("generate", "a fox", "--no-wait", env=api_env)  # nothing it needs is there
     assert made.code == 0, made
     assert (home / "config" / "runway-img").read_text() == "a file, not a folder\n"
@@ -148,7 +149,37 @@ def test_a_folder_where_config_json_should_be(cli, api_env, home, sandbox):
     (home / "config" / "runway-img" / "config.json").mkdir(parents=True)
     r = cli("generate", "a fox", env=api_env)
     assert r.code == 2, r
-    assert "config.json" in error_line(r.stderr)
+    line = error_line(r.stderr)
+    assert "config.json: it is a folder" in line and "RUNWAY_IMG_CONFIG_DIR" in line
+    assert sandbox.requests == []
+
+
+@pytest.mark.parametrize(
+    ("what", "needle"),
+    [
+        ("not-utf8", "is not valid UTF-8 JSON"),
+        ("dev-zero", "not a regular file"),
+        ("fifo", "not a regular file"),
+        ("huge", "is over 1,048,576 bytes"),
+    ],
+)
+def test_a_config_file_that_cannot_be_one_is_one_line(cli, api_env, home, sandbox, what, needle):
+    path = home / "config" / "runway-img" / "config.json"
+    path.parent.mkdir(parents=True)
+    if what == "not-utf8":
+        path.write_bytes(b'{"current": "\xff\xfe"}')
+    elif what == "dev-zero":
+        path.symlink_to("/dev/zero")
+    elif what == "fifo":
+        os.mkfifo(path)  # nobody writes: reading it would hang every command
+    else:
+        with path.open("wb") as fh:
+            fh.truncate(1 << 30)  # sparse: 1 GB of NULs
+    for args in (("config", "list", "--json"), ("generate", "a fox", "--json")):
+        r = cli(*args, env=api_env)
+        assert r.code == 2, r
+        assert needle in error_line(r.stderr)
+        assert json.loads(r.stdout)["error"]["exitCode"] == 2
     assert sandbox.requests == []
 
 

@@ -126,6 +126,13 @@ def test_load_faults_reads_a_list_and_names_the_file_when_it_cannot(tmp_path: Pa
     with pytest.raises(FaultFileError, match=r"missing\.json"):
         load_faults(tmp_path / "missing.json")
     assert issubclass(FaultFileError, ValueError)
+    with pytest.raises(FaultFileError, match="it is not a regular file"):
+        load_faults(Path("/dev/zero"))  # never read without end
+    huge = tmp_path / "huge.json"
+    with huge.open("wb") as fh:
+        fh.truncate(1 << 30)
+    with pytest.raises(FaultFileError, match="it is over 1,048,576 bytes"):
+        load_faults(huge)
 
 
 # -- over a socket: what a client sees -----------------------------------------------------------

@@ -58,6 +58,14 @@ def test_corrupt_sandbox_state_is_a_message(cli, env, home):
     assert "delete it to start over" in error_line(r.stderr)
 
 
+def test_a_folder_given_as_the_sandbox_state_is_not_to_be_deleted(cli, env, workdir):
+    r = cli("sandbox", "--port", "0", "--state", str(workdir), env=env)
+    assert r.code == 2, r
+    line = error_line(r.stderr)
+    assert "is not a file" in line and "give --state a file path" in line
+    assert "delete" not in line and r.stdout == ""
+
+
 # -- the `sandbox` command refuses what it cannot serve, before serving -------------------------
 
 

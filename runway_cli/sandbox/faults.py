@@ -233,10 +233,19 @@ class FaultPlan:
         return None
 
 
+MAX_FAULT_FILE = 1 << 20
+
+
 def load_faults(path: Path) -> list[FaultRule]:
     """Rules from a JSON file holding a list of rule objects (FaultFileError if unusable)."""
     try:
-        items = json.loads(path.read_text(encoding="utf-8"))
+        if not path.is_file():  # a device or a FIFO would be read without end
+            raise ValueError("it is not a regular file")
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_FAULT_FILE + 1)
+        if len(raw) > MAX_FAULT_FILE:
+            raise ValueError(f"it is over {MAX_FAULT_FILE:,} bytes")
+        items = json.loads(raw.decode("utf-8"))
         if not isinstance(items, list):
             raise ValueError("the file must hold a JSON list")
         return [FaultRule.from_dict(item) for item in items]

@@ -222,6 +222,11 @@ class SandboxServer:
                 credits=credits,
             )
         except sqlite3.DatabaseError as exc:
+            if state_path is not None and state_path.exists() and not state_path.is_file():
+                raise SandboxStateError(
+                    f"The sandbox state file {state_path} is not a file ({exc}); "
+                    "give --state a file path (it is created if missing)."
+                ) from None
             raise SandboxStateError(
                 f"The sandbox state file {state_path} is unusable ({exc}); delete it to start over."
             ) from None
