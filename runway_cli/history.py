@@ -163,7 +163,7 @@ class History:
             if not line.strip():
                 continue
             try:
-                rec = json.loads(line)
+                rec = json.loads(line.removeprefix("\ufeff"))
                 torn = False
             except (ValueError, RecursionError):
                 rec = None
@@ -181,8 +181,9 @@ class History:
         return removed
 
     def prune(self, older_than_days: float, *, now: float | None = None) -> tuple[int, int]:
-        """Drop every line of the tasks created more than ``older_than_days`` ago (and lines
-        that are not records); ``(removed, kept)`` task counts. Rewritten under the lock, so
+        """Drop every line of the tasks created more than ``older_than_days`` ago;
+        ``(removed, kept)`` task counts. A line that cannot be read is kept as it is: its age
+        is unknown, and it may be the only record of a task id. Rewritten under the lock, so
         concurrent appends are not lost."""
         cutoff = time.strftime(
             "%Y-%m-%dT%H:%M:%SZ",
@@ -230,13 +231,14 @@ def _count_tasks(lines: list[str]) -> tuple[int, int]:
 def _prune_lines(lines: list[str], cutoff: str) -> tuple[list[str], int, int]:
     """The lines to keep: those of tasks created at or after ``cutoff`` (ISO UTC text)."""
     old_ids: set[str] = set()
-    parsed: list[tuple[str, dict[str, Any]]] = []
+    parsed: list[tuple[str, dict[str, Any] | None]] = []
     for line in lines:
         try:
-            rec = json.loads(line)
+            rec = json.loads(line.removeprefix("\ufeff"))
         except (ValueError, RecursionError):
-            continue
+            rec = None
         if not _well_formed(rec):
+            parsed.append((line, None))  # kept as it is (blank lines go)
             continue
         parsed.append((line, rec))
         if rec["event"] in ("created", "ambiguous") and rec["time"] < cutoff and rec.get("id"):
@@ -244,6 +246,10 @@ def _prune_lines(lines: list[str], cutoff: str) -> tuple[list[str], int, int]:
     kept_lines = []
     removed = kept = 0
     for line, rec in parsed:
+        if rec is None:
+            if line.strip():
+                kept_lines.append(line)
+            continue
         is_start = rec["event"] in ("created", "ambiguous")
         old = rec.get("id") in old_ids or (is_start and rec["time"] < cutoff)
         if old:

@@ -234,12 +234,29 @@ def test_prune_drops_old_tasks_with_all_their_lines(store: History) -> None:
         {"event": "finished", "id": "old", "time": stamp(1), "status": "SUCCEEDED"},
         {"event": "finished", "id": "new", "time": stamp(1), "status": "SUCCEEDED"},
     )
-    with store.path.open("a") as fh:
-        fh.write("not a record\n")
     assert store.prune(30, now=NOW) == (2, 1)
     snapshot = store.read()
     assert [(e.id, e.status) for e in snapshot.entries] == [("new", "SUCCEEDED")]
-    assert snapshot.bad_lines == 0  # lines that were not records are gone too
+    assert snapshot.bad_lines == 0
+
+
+def test_prune_never_deletes_a_line_it_cannot_read(store: History) -> None:
+    today = {"event": "created", "id": "today", "time": stamp(0), "prompt": "a fox"}
+    mistyped = {"event": "created", "id": "typed", "time": stamp(0), "params": "not a dict"}
+    store.path.write_text(
+        "\ufeff"
+        + json.dumps(today)
+        + "\n"  # an editor's BOM on the first line
+        + json.dumps(mistyped)
+        + "\n"
+        + "not a record\n"
+        + json.dumps({"event": "created", "id": "old", "time": stamp(40)})
+        + "\n"
+    )
+    assert store.prune(30, now=NOW) == (1, 1)  # old removed; today's read through its BOM
+    lines = store.path.read_text().splitlines()
+    assert len(lines) == 3 and "not a record" in lines and json.dumps(mistyped) in lines
+    assert [e.id for e in store.read().entries] == ["today"]  # the others: skipped, counted
 
 
 def test_prune_keeps_everything_newer(store: History) -> None:
