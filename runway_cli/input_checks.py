@@ -17,12 +17,28 @@ if TYPE_CHECKING:
 _MAX_LISTED_RATIOS = 12
 
 
+def control_character(text: str) -> str | None:
+    """Where ``text`` has a control character other than newline and tab (C0, DEL, C1:
+    terminal escapes, NULs), as "(U+001B) at line 2, column 5"; else None."""
+    for index, ch in enumerate(text):
+        if (ord(ch) < 32 and ch not in "\n\t") or 127 <= ord(ch) <= 159:
+            line = text.count("\n", 0, index) + 1
+            column = index - (text.rfind("\n", 0, index) + 1) + 1
+            return f"(U+{ord(ch):04X}) at line {line}, column {column}"
+    return None
+
+
 def check_prompt(prompt: str, model: Model | None) -> None:
     from runway_cli.catalog import utf16_length
 
     if not prompt.strip():
         raise UsageError(
             "The prompt is empty.", hint='Describe the image, e.g. runway-img generate "a red fox"'
+        )
+    where = control_character(prompt)
+    if where is not None:  # it would be billed, then replayed raw by `history` and the sheet
+        raise UsageError(
+            f"The prompt contains a control character {where}; only newlines and tabs are allowed."
         )
     if any("\ud800" <= ch <= "\udfff" for ch in prompt):
         raise UsageError(

@@ -16,6 +16,7 @@ from typing import BinaryIO
 
 from runway_cli.catalog import all_models
 from runway_cli.errors import UsageError
+from runway_cli.input_checks import control_character
 
 # Room for what editors add around a prompt: a BOM, line ends, trailing blank lines.
 _SLACK = 64
@@ -54,14 +55,12 @@ def normalise(raw: bytes, source: str) -> str:
             f"The prompt from {source} is not UTF-8 text (byte {exc.start + 1} is not valid)."
         ) from None
     text = text.removeprefix("\ufeff").replace("\r\n", "\n").rstrip("\n")
-    for index, ch in enumerate(text):
-        if (ord(ch) < 32 and ch not in "\n\t") or 127 <= ord(ch) <= 159:  # C0, DEL, C1
-            line = text.count("\n", 0, index) + 1
-            column = index - (text.rfind("\n", 0, index) + 1) + 1
-            raise UsageError(
-                f"The prompt from {source} contains a control character (U+{ord(ch):04X}) at "
-                f"line {line}, column {column}; only newlines and tabs are allowed."
-            )
+    where = control_character(text)
+    if where is not None:
+        raise UsageError(
+            f"The prompt from {source} contains a control character {where}; only newlines "
+            "and tabs are allowed."
+        )
     return text
 
 

@@ -194,6 +194,44 @@ def test_control_characters_are_refused_with_their_position(
     assert_refused(r, sandbox, home, f"control character ({code}) at {where}")
 
 
+@pytest.mark.parametrize(
+    ("text", "where", "code"),
+    [
+        ("a fox \x1b]0;pwned\x07", "line 1, column 7", "U+001B"),  # sets the terminal title
+        ("nul a\x00b", "line 1, column 6", "U+0000"),
+        ("two\nlines \x9b2J", "line 2, column 7", "U+009B"),  # C1 CSI
+    ],
+)
+@pytest.mark.parametrize("via", ["argument", "batch"])
+def test_control_characters_in_any_prompt_are_refused_before_the_create(
+    cli, api_env, sandbox, home, text, where, code, via
+):
+    if via == "argument":  # e.g. "$(cat notes.txt)": sent, billed, then replayed raw
+        r = cli("generate", text, env=api_env)
+        assert_refused(r, sandbox, home, f"control character ({code}) at {where}")
+        return
+    r = cli("batch", "-", "-o", "out", env=api_env, input=json.dumps({"prompt": text}) + "\n")
+    assert r.code == 2 and sandbox.requests == [], r
+    assert f"line 1: The prompt contains a control character ({code}) at {where}" in r.stderr
+
+
+def test_escapes_already_in_the_history_are_shown_not_sent_to_the_terminal(cli, api_env, home):
+    path = home / "data" / "runway-img" / "history.jsonl"
+    path.parent.mkdir(parents=True)
+    record = {
+        "event": "created",
+        "id": "6a1d3b2e-6f1e-4c39-9e57-5b8d5f0f0c11",
+        "time": "2026-12-01T10:00:00Z",
+        "model": "gen4_image",
+        "prompt": "a fox \x1b]0;pwned\x07\x1b[2J",
+    }
+    path.write_text(json.dumps(record) + "\n")
+    r = cli("history", env=api_env)
+    assert r.code == 0, r
+    assert "\x1b" not in r.stdout and "\x07" not in r.stdout
+    assert "a fox \\x1b]0;pwned\\x07" in r.stdout
+
+
 def test_a_prompt_file_that_is_not_utf8_names_the_byte(cli, api_env, sandbox, home, workdir):
     (workdir.parent / "latin1.txt").write_bytes("a café".encode("latin-1"))
     r = cli("generate", "-f", str(workdir.parent / "latin1.txt"), env=api_env)

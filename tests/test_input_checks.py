@@ -148,8 +148,12 @@ prompts = st.one_of(
 @example("\U0001f600" * 500 + "a")
 @example("e\u0301" * 500)
 @example("\u0301" * 1001)
+@example("a \x1b[2J fox")
+@example("nul\x00")
+@example("c1 \x9b")
 def test_check_prompt_property(text: str) -> None:
-    should_accept = bool(text.strip()) and utf16_units(text) <= LIMIT
+    controls = [c for c in text if (ord(c) < 32 and c not in "\n\t") or 127 <= ord(c) <= 159]
+    should_accept = bool(text.strip()) and utf16_units(text) <= LIMIT and not controls
     try:
         check_prompt(text, GEN4)
     except UsageError:

@@ -116,15 +116,24 @@ def task_view(task: Task) -> list[str]:
     return lines
 
 
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(32), *range(127, 160))}
+
+
+def visible(text: str) -> str:
+    """``text`` with control characters shown as ``\\x1b``: a history written by an older
+    version (or by hand) must not send escapes to the terminal (titles, clears, colours)."""
+    return text.translate(_CONTROLS)
+
+
 def history_lines(rows: list[Entry]) -> list[str]:
     """One line per task for ``runway-img history``."""
     lines = []
     for row in rows:
-        prompt = (row.prompt or "").replace("\n", " ")
+        prompt = visible((row.prompt or "").replace("\n", " "))
         if len(prompt) > 40:
             prompt = prompt[:39] + "…"
-        files = f"  {', '.join(row.files)}" if row.files else ""
-        noted = f"  ({row.note})" if row.note and row.id is None else ""
+        files = f"  {visible(', '.join(row.files))}" if row.files else ""
+        noted = f"  ({visible(row.note)})" if row.note and row.id is None else ""
         lines.append(
             f"{row.id or '?' * 36}  {row.created}  {row.status:<9}  {row.model or '-'}  "
             f"{prompt}{files}{noted}"
