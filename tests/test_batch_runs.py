@@ -22,7 +22,7 @@ from tests.batch_support import (
     write_batch,
 )
 from tests.conftest import CliRun
-from tests.helpers import tasks_created
+from tests.helpers import error_line, tasks_created
 
 HOSTILE = 'a <b>bold</b> "cat" & <script>alert(1)</script>'
 SMALL = ("-r", "720:720")  # the sandbox draws real PNGs: small ones are quick
@@ -289,6 +289,22 @@ def test_a_manifest_that_keeps_nothing_is_refused_before_anything_is_sent(
     assert refused.code == 2, refused
     assert "Cannot use the manifest /dev/null: it is not a regular file" in refused.stderr
     assert sandbox.requests == []
+
+
+def test_a_grid_of_more_than_ten_thousand_tasks_is_refused_at_once(
+    cli: CliRun, workdir: Path, limited: MakeSandbox
+) -> None:
+    sandbox = limited()
+    batch = write_batch(workdir, ["a fox", "a cat", "an owl"])
+    seeds = ",".join(str(n) for n in range(1000))
+    refused = cli(
+        "batch", str(batch), "-o", "out", "--vary", f"seed={seeds}", "--vary", "ratio=1:1,2:3,3:2,4:3"
+    )  # fmt: skip
+    assert refused.code == 2, refused
+    assert "would make 12,000 tasks (3 lines x 1000 x 4); one batch makes at most 10,000" in (
+        error_line(refused.stderr)
+    )
+    assert sandbox.requests == [] and not (workdir / "out").exists()
 
 
 def test_more_than_fifty_tasks_on_a_terminal_ask_first(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -84,9 +85,20 @@ class BatchPlan:
 # -- resolving and checking -------------------------------------------------------------------
 
 
+MAX_TASKS = 10_000  # in one batch: a --vary typo must not become a million creates
+
+
 def load(data: bytes, defaults: Defaults, varies: Sequence[Vary]) -> BatchPlan:
     """The batch file's bytes as a checked plan: every item, or every problem."""
     lines, problems = parse_lines(data)
+    tasks = len(lines) * math.prod(len(v.values) for v in varies)
+    if tasks > MAX_TASKS:  # counted before anything is built: a big grid costs no time
+        grid = " x ".join(str(len(v.values)) for v in varies)
+        raise UsageError(
+            f"The batch would make {tasks:,} tasks ({len(lines):,} lines"
+            f"{' x ' + grid if grid else ''}); one batch makes at most {MAX_TASKS:,}.",
+            hint="Split the file, or vary fewer values at a time.",
+        )
     checked = plan(lines, defaults, varies)
     if not lines and not problems:
         problems.append(Problem(0, "The batch file has no prompts."))
