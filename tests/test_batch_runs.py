@@ -323,3 +323,47 @@ def test_more_than_fifty_tasks_on_a_terminal_ask_first(
     )
     assert skipped.code == 9 and "Create 51" not in skipped.stderr
     assert tasks_created(sandbox) == 0
+
+
+@pytest.mark.parametrize("json_out", [False, True])
+def test_a_manifest_that_cannot_be_written_stops_creates_and_still_lists_what_was_saved(
+    cli: CliRun,
+    workdir: Path,
+    limited: MakeSandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    json_out: bool,
+) -> None:
+    import errno
+
+    from runway_cli.batch import manifest as manifest_module
+
+    sandbox = limited()
+    batch = write_batch(workdir, ["one", "two", "three"])
+    real_append = manifest_module.append_record
+    appended: list[dict] = []
+    failed: list[str] = []
+
+    def disk_fills_up(fd: int, record: dict) -> None:
+        if failed or (appended and record["key"] != appended[0]["key"]):
+            failed.append(record["event"])  # full from the second item's first record on
+            raise OSError(errno.ENOSPC, "No space left on device")
+        appended.append(record)
+        real_append(fd, record)
+
+    monkeypatch.setattr(manifest_module, "append_record", disk_fills_up)
+    args = ["batch", str(batch), *SMALL, "-o", "out", "--concurrency", "1"]
+    result = cli(*args, *(["--json"] if json_out else []))
+    assert result.code == 8, result
+    assert [r["event"] for r in appended][:2] == ["sent", "created"] and failed[0] == "sent"
+    assert len(creates(sandbox)) == 1  # no create after its sent record failed
+    [saved] = (workdir / "out").glob("*.png")
+    if json_out:
+        summary = json.loads(result.stdout)
+        assert summary["done"] == 1 and summary["tasks"] == 3 and summary["outputDir"] == "out"
+        assert summary["error"]["exitCode"] == 8 and "manifest" in summary["error"]["message"]
+        assert [item["files"] for item in summary["items"] if item["files"]] == [
+            [str(Path("out") / saved.name)]
+        ]
+    else:
+        assert [Path(line).name for line in result.stdout.splitlines()] == [saved.name]
+        assert "error: Cannot write the manifest" in result.stderr

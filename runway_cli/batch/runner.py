@@ -88,6 +88,8 @@ class RunResult:
     trouble: int = 0  # creates that may have reached Runway, waits that failed or timed out
     interrupted: bool = False
     crash: Exception | None = None  # a bug in a worker thread, raised again in the caller
+    # How each item ended in this run, as the runner saw it (the manifest may have missed it)
+    ended: dict[str, ItemResult] = field(default_factory=dict)
 
 
 @dataclass
@@ -428,6 +430,8 @@ class BatchRunner:
             cost=cost,
             error=error,
         )
+        with self._lock:
+            self._result.ended[item.key] = result
         self.reporter.item_finished(result)
         self._report_counts()
 

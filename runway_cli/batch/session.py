@@ -222,13 +222,13 @@ def execute(
             reporter.warning(sheet.problem)
         states = manifest.snapshot()
         spent = manifest.state.spent
-    if result.fatal is not None:
-        raise result.fatal
     return BatchSummary(
         output_dir=request.output_dir,
         manifest=request.manifest_path,
         contact_sheet=request.sheet_path if sheet.problem is None else None,
-        items=item_summaries(checked.plan.items, result.statuses, states, request.output_dir),
+        items=item_summaries(
+            checked.plan.items, result.statuses, states, request.output_dir, result.ended
+        ),
         images=checked.plan.images,
         created=result.created,
         reattached=result.reattached,
@@ -238,6 +238,7 @@ def execute(
         stop_text=result.stop_text,
         trouble=result.trouble,
         interrupted=result.interrupted,
+        fatal=result.fatal,
     )
 
 

@@ -8,14 +8,15 @@ balance (rerun to continue); 0 everything done.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runway_cli.batch.events import ItemStatus, StopReason
+from runway_cli.batch.events import ItemResult, ItemStatus, StopReason
 from runway_cli.batch.items import BatchItem
 from runway_cli.batch.manifest import ItemState
+from runway_cli.errors import RunwayImgError
 from runway_cli.exit_codes import ExitStatus
 
 _EARLY = (StopReason.BUDGET, StopReason.DAILY_LIMIT, StopReason.CREDITS)
@@ -69,6 +70,7 @@ class BatchSummary:
     stop_text: str | None = None
     trouble: int = 0
     interrupted: bool = False
+    fatal: RunwayImgError | None = None  # what stopped the run (the manifest could not be written)
 
     def count(self, status: ItemStatus) -> int:
         return sum(1 for item in self.items if item.status is status)
@@ -138,12 +140,18 @@ def item_summaries(
     statuses: dict[str, ItemStatus],
     states: Sequence[ItemState],
     output_dir: Path,
+    ended: Mapping[str, ItemResult] | None = None,
 ) -> tuple[ItemSummary, ...]:
-    """Each item of the plan with what the manifest says about it now."""
+    """Each item of the plan with what the manifest says about it now, or how it ended in
+    this run when the manifest could not be told (a full disk)."""
     by_key = {state.key: state for state in states}
     out = []
     for item in items:
         state = by_key.get(item.key)
+        result = (ended or {}).get(item.key)
+        if result is not None:
+            out.append(_from_result(item, result))
+            continue
         out.append(
             ItemSummary(
                 line=item.line,
@@ -159,6 +167,21 @@ def item_summaries(
             )
         )
     return tuple(out)
+
+
+def _from_result(item: BatchItem, result: ItemResult) -> ItemSummary:
+    return ItemSummary(
+        line=item.line,
+        key=item.key,
+        status=result.status,
+        prompt=item.prompt,
+        model=item.model,
+        vary=dict(item.vary),
+        task_id=result.task_id,
+        files=tuple(str(p) for p in result.files),
+        cost=result.cost,
+        error=result.error,
+    )
 
 
 @dataclass(frozen=True)

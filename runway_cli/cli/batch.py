@@ -186,6 +186,8 @@ def batch(
     _confirm(checked, yes)
     summary = _execute(checked, settings)
     _show(summary, json_out)
+    if summary.fatal is not None:  # after the summary: what was saved is listed either way
+        raise summary.fatal
     status = summary.exit_status
     if status:
         raise typer.Exit(int(status))
@@ -288,7 +290,10 @@ def _show(summary: BatchSummary, json_out: bool) -> None:
     for line in summary_lines(summary):
         render.note(line)
     if json_out:
-        contract.emit(summary.to_json())
+        if summary.fatal is not None:  # printed with its ``error`` member as the run ends
+            contract.known(summary.to_json())
+        else:
+            contract.emit(summary.to_json())
         return
     for item in summary.items:
         if item.status is ItemStatus.DONE:
