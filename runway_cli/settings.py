@@ -100,6 +100,7 @@ class Settings:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     http_timeout: float = DEFAULT_HTTP_TIMEOUT
     base_url_flag: str | None = None
+    base_url_source: str = "default"  # "flag", "env" or "profile": what a hint points at
     profile: ProfileChoice = field(
         default_factory=lambda: ProfileChoice(DEFAULT_PROFILE, "default")
     )
@@ -122,9 +123,11 @@ class Settings:
         choice = _choose_profile(profile, env.get(PROFILE_ENV) or None, config.current)
         interval = positive_seconds(env, POLL_INTERVAL_ENV)
         backoff = positive_seconds(env, RETRY_BACKOFF_ENV)
+        url, url_source = _base_url(base_url, env, config, choice)
         return cls(
             paths=paths,
-            base_url=_base_url(base_url, env, config, choice),
+            base_url=url,
+            base_url_source=url_source,
             base_url_flag=base_url,
             api_key_flag=api_key,
             api_key_env=env.get(KEY_ENV) or None,
@@ -155,17 +158,18 @@ def _choose_profile(flag: str | None, env: str | None, current: str | None) -> P
 
 def _base_url(
     flag: str | None, env: Mapping[str, str], config: ConfigFile, choice: ProfileChoice
-) -> str:
+) -> tuple[str, str]:
     """--base-url, then --profile's, then RUNWAYML_BASE_URL, then RUNWAY_IMG_PROFILE's,
-    then the current profile's, then the production API (the key's precedence, mirrored)."""
+    then the current profile's, then the production API (the key's precedence, mirrored);
+    with where it came from."""
     candidates = (
-        flag,
-        config.profile(choice.flag).get("base-url") if choice.flag else None,
-        env.get(BASE_URL_ENV) or None,
-        config.profile(choice.env).get("base-url") if choice.env else None,
-        config.profile(choice.current).get("base-url"),
+        (flag, "flag"),
+        (config.profile(choice.flag).get("base-url") if choice.flag else None, "profile"),
+        (env.get(BASE_URL_ENV) or None, "env"),
+        (config.profile(choice.env).get("base-url") if choice.env else None, "profile"),
+        (config.profile(choice.current).get("base-url"), "profile"),
     )
-    return next((c for c in candidates if c is not None), DEFAULT_BASE_URL)
+    return next(((c, s) for c, s in candidates if c is not None), (DEFAULT_BASE_URL, "default"))
 
 
 def truthy(value: str | None) -> bool:

@@ -64,14 +64,42 @@ def test_a_404_from_something_that_is_not_the_api_says_so(cli, api_env, workdir,
     assert files_in(workdir) == []
 
 
+@pytest.mark.parametrize("args", [("credits",), ("generate", "a fox")])
+def test_a_404_with_no_task_involved_points_at_the_base_url(cli, api_env, sandbox, workdir, args):
+    wrong = {**api_env, "RUNWAYML_BASE_URL": f"{sandbox.base_url}/foo"}  # an API-shaped 404
+    r = cli(*args, env=wrong)
+    assert r.code == 2, r
+    line = error_line(r.stderr)
+    assert "Check the base URL" in line and "task id" not in line, line
+    assert files_in(workdir) == []
+
+
 # -- auth login ----------------------------------------------------------------------------------
 
 
-def test_login_against_a_sandbox_names_it(cli, env, sandbox, home):
-    r = cli("auth", "login", env={**env, "RUNWAYML_BASE_URL": sandbox.base_url}, input=KEY + "\n")
+@pytest.mark.parametrize(
+    ("how", "advice"),
+    [
+        ("env", "Unset RUNWAYML_BASE_URL (or pass --base-url)"),
+        ("flag", "That is what --base-url asked for; leave it out"),
+        ("profile", "It is the profile's base URL (runway-img config unset base-url)"),
+    ],
+)
+def test_login_against_a_sandbox_names_it_and_where_its_url_came_from(
+    cli, env, sandbox, home, how, advice
+):
+    args, run_env = ["auth", "login"], dict(env)
+    if how == "env":
+        run_env["RUNWAYML_BASE_URL"] = sandbox.base_url
+    elif how == "flag":
+        args += ["--base-url", sandbox.base_url]
+    else:
+        assert cli("config", "set", "base-url", sandbox.base_url, env=env).code == 0
+    r = cli(*args, env=run_env, input=KEY + "\n")
     assert r.code == 0, r
     assert f"Key accepted by {sandbox.base_url}" in r.stderr
     assert f"{sandbox.base_url} is a runway-img sandbox, not the Runway API" in r.stderr
+    assert advice in r.stderr
 
 
 def test_login_rejected_by_a_leftover_base_url_names_it(cli, env, sandbox, home):

@@ -257,6 +257,12 @@ def _api_error(
         status_code=status,
         error=server_text,
         issues=_parse_issues(body) if isinstance(body, dict) else (),
-        hint=_HINTS.get(status, _SERVER_HINT if status >= 500 else None),
+        hint=_hint(status, label),
         retry_after=retry_after,
     )
+
+
+def _hint(status: int, label: str) -> str | None:
+    if status == 404 and not label.startswith("/v1/tasks/"):  # no task id involved
+        return "Check the base URL (RUNWAYML_BASE_URL, --base-url or the profile's)."
+    return _HINTS.get(status, _SERVER_HINT if status >= 500 else None)

@@ -111,11 +111,22 @@ def _verify(settings: Settings) -> dict[str, Any]:
     if sandbox_at:
         render.warn(
             f"{url} is a runway-img sandbox, not the Runway API: the key stored now is the "
-            "sandbox's. Unset RUNWAYML_BASE_URL (or pass --base-url) to store your real key."
+            f"sandbox's. {_where_the_url_came_from(settings)}"
         )
     elif url != DEFAULT_BASE_URL:
         render.warn(f"The key was checked against {url}, not {DEFAULT_BASE_URL}.")
     return {"baseUrl": url, "creditBalance": org.credit_balance}
+
+
+def _where_the_url_came_from(settings: Settings) -> str:
+    """The way back to the real API, for the source the base URL came from."""
+    from runway_cli.settings import BASE_URL_ENV
+
+    if settings.base_url_source == "flag":
+        return "That is what --base-url asked for; leave it out to store your real key."
+    if settings.base_url_source == "env":
+        return f"Unset {BASE_URL_ENV} (or pass --base-url) to store your real key."
+    return "It is the profile's base URL (runway-img config unset base-url)."
 
 
 @auth_app.command("status", epilog="Example: runway-img auth status --json")
