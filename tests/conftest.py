@@ -71,21 +71,6 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
 
 
 _HOME_FOLDERS = ("config", "cache", "data", "work")
-_child_pycache: list[Path] = []  # set once per worker by _child_bytecode_cache
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _child_bytecode_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Where PYTHONDONTWRITEBYTECODE is set (as on this project's machines), every CLI process
-    a test spawns would compile runway_cli from source again, about 0.1 s of CPU each. Those
-    processes share one bytecode cache outside the source tree (PYTHONPYCACHEPREFIX, in this
-    run's temporary folder, shared by the xdist workers), as any installed copy has one; the
-    test processes themselves keep the developer's setting."""
-    if not sys.flags.dont_write_bytecode:
-        return
-    base = tmp_path_factory.getbasetemp()
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    _child_pycache.append(shared / "child-pycache")
 
 
 def _isolate(h: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -108,9 +93,6 @@ def _isolate(h: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "PYTHONIOENCODING": "utf-8",
     }.items():
         monkeypatch.setenv(name, value)
-    if _child_pycache:
-        monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
-        monkeypatch.setenv("PYTHONPYCACHEPREFIX", str(_child_pycache[0]))
     monkeypatch.chdir(h / "work")
 
 
