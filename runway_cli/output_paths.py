@@ -159,17 +159,17 @@ def _check_destination(path: Path, *, force: bool, make_folders: bool) -> None:
     if make_folders:
         while not parent.exists() and parent != parent.parent:
             parent = parent.parent
+    # Folder trouble names the folder only: before a task exists, the file name is a stand-in.
     if not parent.exists():
         raise UsageError(
-            f"Cannot save to {path}: the folder {parent} does not exist.",
+            f"Cannot save into {parent}: the folder does not exist.",
             hint=f"Create it first (mkdir -p {shlex.quote(str(parent))}) or choose another -o.",
         )
     if not parent.is_dir():
-        raise UsageError(f"Cannot save to {path}: {parent} is not a folder.")
+        raise UsageError(f"Cannot save into {parent}: it is not a folder.")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise UsageError(
-            f"Cannot save to {path}: the folder {parent} is not writable.",
-            hint="Choose another -o.",
+            f"Cannot save into {parent}: the folder is not writable.", hint="Choose another -o."
         )
     if exists(path) and path.is_dir():
         raise UsageError(f"Cannot save to {path}: it is a folder.")

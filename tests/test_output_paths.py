@@ -94,6 +94,14 @@ def test_plan_paths_trailing_slash_means_folder(in_tmp: Path) -> None:
         check_destination(paths[0], force=False)
 
 
+def test_a_missing_folder_is_named_without_a_stand_in_file_name(in_tmp: Path) -> None:
+    # Before the task exists its id is a placeholder: the message names the folder only.
+    with pytest.raises(UsageError) as info:
+        OutputPlan("renders/", force=False).precheck(1, "png", folder_only=True)
+    assert info.value.message == "Cannot save into renders: the folder does not exist."
+    assert info.value.hint == "Create it first (mkdir -p renders) or choose another -o."
+
+
 # --- check_destination --------------------------------------------------------------------
 
 
