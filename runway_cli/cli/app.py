@@ -27,6 +27,8 @@ EXIT_CODES = (
     "141 stdout closed by the reader."
 )
 
+ROOT_EXAMPLE = 'Example: runway-img generate "a red fox" --sandbox -o fox.png'
+
 # name -> (module in runway_cli.cli, attribute, one real example for --help). An attribute
 # that is a Typer is a command group (auth, config).
 COMMANDS: dict[str, tuple[str, str, str | None]] = {
@@ -60,6 +62,12 @@ COMMANDS: dict[str, tuple[str, str, str | None]] = {
 }
 
 
+def unwrapped(example: str | None) -> str | None:
+    """An example for --help that click prints as it is (its ``\\b`` marker): rewrapped, it
+    broke mid-option (``--max-`` / ``credits 200``) and could not be copied."""
+    return None if example is None else f"\b\n{example}"
+
+
 def _version(value: bool) -> None:
     if value:
         print(f"runway-img {__version__}")
@@ -80,7 +88,7 @@ def build(only: str | None = None) -> typer.Typer:
     app = typer.Typer(
         name="runway-img",
         help="Turn text prompts into images with the Runway API.",
-        epilog=EXIT_CODES,
+        epilog=f"{unwrapped(ROOT_EXAMPLE)}\n\n{EXIT_CODES}",
         no_args_is_help=True,
         # Never print local variables in a traceback: one of them could be the API key.
         pretty_exceptions_show_locals=False,
@@ -95,7 +103,7 @@ def build(only: str | None = None) -> typer.Typer:
         if isinstance(target, typer.Typer):
             app.add_typer(target, name=name)
         else:
-            app.command(name, epilog=example)(target)
+            app.command(name, epilog=unwrapped(example))(target)
     return app
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from runway_cli.cli import completion, options
+from runway_cli.cli.app import unwrapped
 from runway_cli.cli.boundary import boundary
 from runway_cli.cli.options import ApiKeyOpt, BaseUrlOpt, JsonOpt, ProfileOpt, QuietOpt
 
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from runway_cli.settings import Settings
 
 auth_app = typer.Typer(
+    epilog=unwrapped('Example: echo "$KEY" | runway-img auth login --profile work'),
     help="Store, check, choose and remove your Runway API keys (one per profile).",
     no_args_is_help=True,
 )
@@ -38,7 +40,9 @@ def _read_key(with_token: bool) -> tuple[str, str]:
     return key, "the prompt"
 
 
-@auth_app.command("login", epilog='Example: echo "$KEY" | runway-img auth login --profile work')
+@auth_app.command(
+    "login", epilog=unwrapped('Example: echo "$KEY" | runway-img auth login --profile work')
+)
 @boundary
 def login(
     with_token: Annotated[
@@ -129,7 +133,7 @@ def _where_the_url_came_from(settings: Settings) -> str:
     return "It is the profile's base URL (runway-img config unset base-url)."
 
 
-@auth_app.command("status", epilog="Example: runway-img auth status --json")
+@auth_app.command("status", epilog=unwrapped("Example: runway-img auth status --json"))
 @boundary
 def status(
     api_key: ApiKeyOpt = None,
@@ -200,7 +204,7 @@ def _print(info: dict[str, Any]) -> None:
         render.data(line)
 
 
-@auth_app.command("list", epilog="Example: runway-img auth list --json")
+@auth_app.command("list", epilog=unwrapped("Example: runway-img auth list --json"))
 @boundary
 def list_profiles(json_out: JsonOpt = False, quiet: QuietOpt = False) -> None:
     """List profiles: which has a key (masked), its base URL, and the current one."""
@@ -235,7 +239,7 @@ def list_profiles(json_out: JsonOpt = False, quiet: QuietOpt = False) -> None:
         render.data(f"{mark} {row['name']:<16} {row['key'] or '(no key)':<12} {url}")
 
 
-@auth_app.command("use", epilog="Example: runway-img auth use work")
+@auth_app.command("use", epilog=unwrapped("Example: runway-img auth use work"))
 @boundary
 def use(
     name: Annotated[
@@ -274,7 +278,7 @@ def use(
         contract.emit({"current": name})
 
 
-@auth_app.command("logout", epilog="Example: runway-img auth logout --profile work")
+@auth_app.command("logout", epilog=unwrapped("Example: runway-img auth logout --profile work"))
 @boundary
 def logout(profile: ProfileOpt = None, json_out: JsonOpt = False, quiet: QuietOpt = False) -> None:
     """Remove a profile's stored key (default: the current profile)."""

@@ -8,10 +8,12 @@ from typing import Annotated
 import typer
 
 from runway_cli.cli import completion, options
+from runway_cli.cli.app import unwrapped
 from runway_cli.cli.boundary import boundary
 from runway_cli.cli.options import JsonOpt, ProfileOpt, QuietOpt
 
 config_app = typer.Typer(
+    epilog=unwrapped("Example: runway-img config set model gemini_image3_pro"),
     help="Defaults for a profile: model, ratio, output-dir, base-url (flags win).",
     no_args_is_help=True,
 )
@@ -49,7 +51,9 @@ def _check(key: str, value: str) -> str:
     return value
 
 
-@config_app.command("set", epilog="Example: runway-img config set model gemini_image3_pro")
+@config_app.command(
+    "set", epilog=unwrapped("Example: runway-img config set model gemini_image3_pro")
+)
 @boundary
 def set_value(
     key: KeyArg,
@@ -78,7 +82,7 @@ def set_value(
         contract.emit({"profile": name, "settings": config.profiles[name]})
 
 
-@config_app.command("unset", epilog="Example: runway-img config unset ratio")
+@config_app.command("unset", epilog=unwrapped("Example: runway-img config unset ratio"))
 @boundary
 def unset_value(
     key: KeyArg, profile: ProfileOpt = None, json_out: JsonOpt = False, quiet: QuietOpt = False
@@ -103,7 +107,7 @@ def unset_value(
         contract.emit({"profile": name, "settings": values})
 
 
-@config_app.command("list", epilog="Example: runway-img config list --json")
+@config_app.command("list", epilog=unwrapped("Example: runway-img config list --json"))
 @boundary
 def list_values(
     profile: ProfileOpt = None, json_out: JsonOpt = False, quiet: QuietOpt = False
