@@ -72,7 +72,8 @@ def cancel(
             results.append(done)
             contract.known({"tasks": [r.__dict__ for r in results]})
             render.note(_SAID[done.action].format(id=done.id, status=(done.status or "").lower()))
-    render.note("Refunds depend on the state the server saw when it got the request.")
+    if any(r.action == "cancelled" for r in results):  # only a cancel can be refunded
+        render.note("Refunds depend on the state the server saw when it got the request.")
     kept = [r.id for r in results if r.action == "kept"]
     if kept:
         raise UsageError(
