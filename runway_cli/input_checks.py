@@ -9,7 +9,7 @@ import uuid
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from runway_cli.errors import UsageError
+from runway_cli.errors import CredentialsError, UsageError
 
 if TYPE_CHECKING:
     from runway_cli.catalog import Model
@@ -147,15 +147,16 @@ def is_loopback(host: str) -> bool:
 
 
 def check_api_key(key: str, source: str) -> str:
+    """The key, or CredentialsError (exit 3, an invalid key) for one that cannot be a key."""
     if not key:
-        raise UsageError(f"The API key from {source} is empty.")
+        raise CredentialsError(f"The API key from {source} is empty.")
     if any(ch.isspace() for ch in key) or not key.isprintable():
-        raise UsageError(
+        raise CredentialsError(
             f"The API key from {source} contains whitespace or control characters.",
             hint="Copy the key again without spaces or line breaks.",
         )
     if not key.isascii():
-        raise UsageError(
+        raise CredentialsError(
             f"The API key from {source} contains non-ASCII characters; Runway keys are "
             "key_ followed by hex digits.",
             hint="Copy the key again from the Runway dashboard.",

@@ -49,7 +49,7 @@ def test_login_from_stdin_stores_key_privately_then_generate_uses_it(cli, env, s
         pytest.param([], KEY, 0, 1, "", id="stdin-without-flag"),
         pytest.param(["--no-verify"], KEY, 0, 0, "", id="no-verify-sends-nothing"),
         pytest.param([], "key_nope\n", 3, 1, "was not stored", id="rejected-key"),
-        pytest.param([], "key_a b\n", 2, 0, "whitespace", id="inner-whitespace"),
+        pytest.param([], "key_a b\n", 3, 0, "whitespace", id="inner-whitespace"),
     ],
 )
 def test_login_from_stdin(cli, env, sandbox, home, args, typed, code, checks, needle):

@@ -19,6 +19,7 @@ from tests.helpers import (
     error_line,
     files_in,
     history,
+    state_files,
     task_id_from,
     wait_until,
 )
@@ -81,10 +82,6 @@ EMOJI_1001 = "😀" * 500 + "!"
                 ("RUNWAY_IMG_HTTP_TIMEOUT", "inf"),
             ]
         ),
-        case("key-whitespace", GEN, "whitespace", {"RUNWAYML_API_SECRET": "key_a b"}),
-        case(
-            "key-non-ascii", ["status", SOME_TASK_ID], "non-ASCII", {"RUNWAYML_API_SECRET": "key_€"}
-        ),
     ],
 )
 def test_bad_input_exits_2_and_sends_nothing(
@@ -94,6 +91,24 @@ def test_bad_input_exits_2_and_sends_nothing(
     r = cli(*args, env={**api_env, **env})
     assert_refused(r, sandbox, home, needle)
     assert files_in(workdir) == ["bin.txt"]
+
+
+@pytest.mark.parametrize(
+    ("args", "key", "needle"),
+    [
+        (["generate", "a fox"], "key_a b", "contains whitespace or control characters"),
+        (["generate", "a fox"], "key_ab\n", "contains whitespace or control characters"),
+        (["status", SOME_TASK_ID], "key_€", "contains non-ASCII characters"),
+    ],
+    ids=["space", "newline", "non-ascii"],
+)
+def test_a_key_that_cannot_be_one_is_an_invalid_key_exit_3(
+    cli, home, api_env, sandbox, args, key, needle
+):
+    r = cli(*args, env={**api_env, "RUNWAYML_API_SECRET": key})
+    assert r.code == 3, r
+    assert needle in error_line(r.stderr) and r.stdout == ""
+    assert sandbox.requests == [] and state_files(home) == []
 
 
 def test_usage_error_from_the_parser_is_exit_2(cli, api_env, sandbox):

@@ -219,18 +219,18 @@ def test_empty_env_falls_through_to_file(config_dir: Path, key_file: Path) -> No
 
 
 def test_flag_with_whitespace_is_refused_even_if_env_is_fine(config_dir: Path) -> None:
-    with pytest.raises(UsageError, match="--api-key"):
+    with pytest.raises(CredentialsError, match="--api-key"):
         credentials.resolve_key(settings_for(config_dir, flag="key with spaces", env=ENV_KEY))
 
 
 def test_env_with_newline_is_refused(config_dir: Path) -> None:
-    with pytest.raises(UsageError, match=KEY_ENV):
+    with pytest.raises(CredentialsError, match=KEY_ENV):
         credentials.resolve_key(settings_for(config_dir, env=ENV_KEY + "\n"))
 
 
 def test_stored_key_is_checked_too(key_file: Path, config_dir: Path) -> None:
     credentials.store_key(key_file, "key with space")
-    with pytest.raises(UsageError, match=str(key_file)):
+    with pytest.raises(CredentialsError, match=str(key_file)):
         credentials.resolve_key(settings_for(config_dir))
 
 
@@ -470,7 +470,7 @@ def test_base_url_precedence_with_profiles(config_dir: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "needle"),
     [
-        ("{not json", "is not valid JSON"),
+        ("{not json", "is not valid UTF-8 JSON"),
         ("[1]", "does not hold a JSON object"),
         ('{"profiles": 3}', "unexpected shape"),
     ],
