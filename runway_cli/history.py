@@ -135,6 +135,8 @@ class History:
                 append_record(fd, record)
             finally:
                 os.close(fd)  # closing releases the lock
+        except FileExistsError:  # mkdir met a file where a folder of the path should be
+            return f"{_file_in_the_way(self.path.parent)} is a file, not a folder"
         except OSError as exc:
             return exc.strerror or str(exc)
         return None
@@ -221,6 +223,14 @@ class History:
             write_all(fd, data)
         except OSError as exc:
             raise UsageError(f"Cannot rewrite {self.path}: {exc.strerror or exc}.") from None
+
+
+def _file_in_the_way(folder: Path) -> Path:
+    """The nearest part of ``folder`` that exists and is not a folder (else ``folder``)."""
+    for part in (folder, *folder.parents):
+        if part.exists():
+            return folder if part.is_dir() else part
+    return folder
 
 
 def _count_tasks(lines: list[str]) -> tuple[int, int]:

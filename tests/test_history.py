@@ -286,3 +286,9 @@ def test_prune_of_an_unopenable_history_is_a_usage_error(tmp_path: Path) -> None
     folder.mkdir()
     with pytest.raises(UsageError, match="Cannot open"):
         History(folder).prune(1)
+
+
+def test_an_append_under_a_file_says_which_file_is_in_the_way(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    why = History(tmp_path / "afile" / "sub" / "history.jsonl").append("created", id="t1")
+    assert why == f"{tmp_path / 'afile'} is a file, not a folder"

@@ -412,6 +412,12 @@ def test_auth_lines(valid: bool | None, line: str) -> None:
     ]
 
 
+def test_auth_lines_without_a_usable_key_say_so() -> None:
+    info = {"key": None, "source": None, "profile": "default", "profileSource": "default"}
+    lines = render.auth_lines({**info, "baseUrl": "https://api.dev.runwayml.com", "valid": False})
+    assert lines[0] == "Key:     none usable" and "None" not in lines[0]
+
+
 def test_credits_lines() -> None:
     org = Organization.from_api(
         {

@@ -143,8 +143,9 @@ def history_lines(rows: list[Entry]) -> list[str]:
 
 def auth_lines(info: dict[str, Any]) -> list[str]:
     """``runway-img auth status`` as lines."""
+    key = f"{info['key']} (from {info['source']})" if info.get("key") else "none usable"
     lines = [
-        f"Key:     {info['key']} (from {info['source']})",
+        f"Key:     {key}",
         f"Profile: {info.get('profile')} ({info.get('profileSource')})",
         f"API:     {info['baseUrl']}",
     ]
