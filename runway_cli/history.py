@@ -135,7 +135,7 @@ class History:
                 append_record(fd, record)
             finally:
                 os.close(fd)  # closing releases the lock
-        except FileExistsError:  # mkdir met a file where a folder of the path should be
+        except (FileExistsError, NotADirectoryError):  # a file where a folder should be
             return f"{_file_in_the_way(self.path.parent)} is a file, not a folder"
         except OSError as exc:
             return exc.strerror or str(exc)
