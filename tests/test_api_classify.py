@@ -175,7 +175,7 @@ def answer(
 )
 def test_status_to_error_class(status, cls, hint_part) -> None:
     verdict = classify_status(
-        "GET", "/v1/x", answer(status, {"error": "Nope"}), is_create=False, from_api=True
+        "GET", "/v1/tasks/x", answer(status, {"error": "Nope"}), is_create=False, from_api=True
     )
     assert type(verdict.error) is cls
     assert verdict.error.message == f"Nope (HTTP {status})"
@@ -184,6 +184,15 @@ def test_status_to_error_class(status, cls, hint_part) -> None:
         assert verdict.error.hint is None
     else:
         assert hint_part in verdict.error.hint
+
+
+@pytest.mark.parametrize("path", ["/v1/organization", "/v1/text_to_image"])
+def test_a_404_where_no_task_id_is_involved_points_at_the_base_url(path: str) -> None:
+    verdict = classify_status(
+        "GET", path, answer(404, {"error": "Not found"}), is_create=False, from_api=True
+    )
+    assert type(verdict.error) is errors.NotFoundError
+    assert verdict.error.hint is not None and "Check the base URL" in verdict.error.hint
 
 
 @pytest.mark.parametrize(

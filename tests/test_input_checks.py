@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from runway_cli import catalog
-from runway_cli.errors import UsageError
+from runway_cli.errors import CredentialsError, UsageError
 from runway_cli.input_checks import (
     check_api_key,
     check_base_url,
@@ -357,7 +357,7 @@ def test_check_api_key_returns_clean_key() -> None:
     "key", ["key abc", "key_abc\n", "\tkey_abc", "key\r\nabc", "key\u00a0abc", "key\x00abc"]
 )
 def test_check_api_key_refuses_whitespace_and_control(key: str) -> None:
-    with pytest.raises(UsageError, match="whitespace or control characters") as info:
+    with pytest.raises(CredentialsError, match="whitespace or control characters") as info:
         check_api_key(key, "RUNWAYML_API_SECRET")
     assert "RUNWAYML_API_SECRET" in info.value.message
     # The key itself must never be echoed back.
@@ -365,7 +365,7 @@ def test_check_api_key_refuses_whitespace_and_control(key: str) -> None:
 
 
 def test_check_api_key_refuses_empty() -> None:
-    with pytest.raises(UsageError, match="empty"):
+    with pytest.raises(CredentialsError, match="empty"):
         check_api_key("", "stdin")
 
 
