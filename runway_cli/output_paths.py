@@ -51,19 +51,33 @@ def check_template(output: str, *, model: str | None, seed: int | None) -> None:
         raise UsageError(f"Invalid -o template {output!r}: {exc}.") from None
 
 
+# Saving writes ".<name>.<8 hex>.part" beside the file first: 15 bytes longer than the name.
+TEMP_NAME_EXTRA = 15
+PATH_MAX = 4096
+
+
 def too_long_name(path: Path) -> tuple[int, int] | None:
-    """``(bytes, limit)`` when a part of ``path`` is longer than the file system takes
-    (NAME_MAX of the nearest existing folder; 255 where it does not say), else None: found
-    before a task is paid for, not when its image is saved."""
+    """``(bytes, limit)`` when a part of ``path`` (or its temporary twin while saving) is
+    longer than the file system takes (NAME_MAX of the nearest existing folder; 255 where it
+    does not say), or the whole path is longer than PATH_MAX; else None. Found before a task
+    is paid for, not when its image is saved."""
     folder = path.parent
-    while str(folder) not in ("", ".") and not folder.is_dir() and folder != folder.parent:
+    while str(folder) not in ("", ".") and not is_dir(folder) and folder != folder.parent:
         folder = folder.parent
     try:
         limit = os.pathconf(folder if str(folder) else ".", "PC_NAME_MAX")
     except (OSError, ValueError):
         limit = 255
-    longest = max((len(os.fsencode(part)) for part in path.parts), default=0)
-    return (longest, limit) if longest > limit else None
+    sizes = [len(os.fsencode(part)) for part in path.parts]
+    if sizes and sizes[-1] + TEMP_NAME_EXTRA > limit:
+        return sizes[-1], limit - TEMP_NAME_EXTRA
+    longest = max(sizes[:-1], default=0)
+    if longest > limit:
+        return longest, limit
+    whole = len(os.fsencode(path.absolute())) + TEMP_NAME_EXTRA
+    if whole >= PATH_MAX:
+        return whole, PATH_MAX - 1
+    return None
 
 
 def template_makes_folders(output: str | None) -> bool:
@@ -155,6 +169,14 @@ def check_destination(path: Path, *, force: bool, make_folders: bool = False) ->
 
 
 def _check_destination(path: Path, *, force: bool, make_folders: bool) -> None:
+    too_long = too_long_name(path)
+    if too_long is not None:
+        size, limit = too_long
+        raise UsageError(
+            f"Cannot save to {path}: a name in it is {size} bytes, more than the file system "
+            f"takes here ({limit}).",
+            hint="Choose a shorter -o.",
+        )
     parent = path.parent if str(path.parent) else Path()
     if make_folders:
         while not parent.exists() and parent != parent.parent:

@@ -323,3 +323,19 @@ def test_extension_mismatch_into_a_folder(in_tmp: Path) -> None:
 def test_make_folders_follows_the_template() -> None:
     assert OutputPlan("out/{id}/{n}.png", force=False).make_folders
     assert not OutputPlan("out/x.png", force=False).make_folders
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("c" * 245 + ".png", "249 bytes"),  # fits, but its temporary twin while saving does not
+        ("c" * 300 + "/x.png", "300 bytes"),  # a folder part
+        ("/".join(["c" * 200] * 21) + "/x.png", "more than the file system takes"),  # PATH_MAX
+    ],
+    ids=["temp-twin", "folder", "whole-path"],
+)
+def test_names_the_file_system_cannot_take_are_refused_before_the_create(
+    in_tmp: Path, name: str, why: str
+) -> None:
+    with pytest.raises(UsageError, match=why):
+        OutputPlan(name, force=False).precheck(1, "png")
