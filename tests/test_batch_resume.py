@@ -217,3 +217,22 @@ def test_a_bug_in_an_items_thread_stops_the_run_loudly_and_a_rerun_reattaches(
     assert again.code == 0, again
     assert json.loads(again.stdout)["reattached"] == 1
     assert len(creates(sandbox)) == 1 and task_id in again.stdout
+
+
+def test_a_manifest_line_that_names_no_item_stops_new_creates_until_resolved(
+    cli: CliRun, workdir: Path, limited: MakeSandbox
+) -> None:
+    sandbox = limited()
+    batch = write_batch(workdir, ["a fox", "a cat"])
+    manifest = workdir / "out" / "manifest.jsonl"
+    manifest.parent.mkdir()
+    manifest.write_text('{"event": "sent", "key": 7, "line": 1}\n')  # whose? nobody can say
+    refused = cli("batch", str(batch), *SMALL, "-o", "out")
+    assert refused.code == 2, refused
+    assert "has lines that name no item (1)" in refused.stderr and "--resend-unknown" in (
+        refused.stderr
+    )
+    assert sandbox.requests == []
+    again = cli("batch", str(batch), *SMALL, "-o", "out", "--resend-unknown")
+    assert again.code == 0, again
+    assert len(creates(sandbox)) == 2

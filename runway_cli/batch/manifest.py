@@ -191,6 +191,10 @@ class ManifestState:
     costs: dict[str, float] = field(default_factory=dict)
     per_image: dict[str, float] = field(default_factory=dict)
     bad_lines: int = 0
+    # Lines that name no item (not a torn last line, which a crash mid-append leaves and
+    # which cannot be a create's only record: its "sent" line is written whole before the
+    # create). One may be an item's record; a rerun must not create items behind it.
+    orphan_lines: list[int] = field(default_factory=list)
 
     @property
     def spent(self) -> float:
@@ -276,12 +280,17 @@ def read_state(path: Path) -> ManifestState:
         return state
     except OSError as exc:
         raise UsageError(f"Cannot read the manifest {path}: {exc.strerror or exc}.") from None
+    orphans: list[tuple[int, bool]] = []  # (line number, ended with a newline)
     with fh:
         try:
-            for raw in _lines(fh):
-                _read_line(state, raw)
+            for number, raw in enumerate(_lines(fh), start=1):
+                if not _read_line(state, raw):
+                    orphans.append((number, raw is None or raw.endswith(b"\n")))
         except OSError as exc:
             raise UsageError(f"Cannot read the manifest {path}: {exc.strerror or exc}.") from None
+    if orphans and not orphans[-1][1]:
+        orphans.pop()  # the torn last line of a crash
+    state.orphan_lines = [number for number, _ in orphans]
     return state
 
 
@@ -296,17 +305,20 @@ def _lines(fh: Any) -> Any:
             yield chunk
 
 
-def _read_line(state: ManifestState, raw: bytes | None) -> None:
+def _read_line(state: ManifestState, raw: bytes | None) -> bool:
+    """Fold one line in; False when it names no item."""
     if raw is not None and not raw.strip():
-        return
+        return True
+    text = raw.decode("utf-8", "replace").removeprefix("\ufeff") if raw else None
     try:
-        rec = Record.from_json(json.loads(raw.decode("utf-8", "replace"))) if raw else None
+        rec = Record.from_json(json.loads(text)) if text else None
     except (ValueError, RecursionError):
         rec = None
     if rec is None or rec.damaged:
         state.bad_lines += 1  # a torn or foreign line must not hide the others
     if rec is not None:
         state.fold(rec)
+    return rec is not None
 
 
 class Manifest:

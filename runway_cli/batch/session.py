@@ -115,6 +115,14 @@ def check(request: BatchRequest) -> Checked:
         retry_failed=request.retry_failed,
         resend_unknown=request.resend_unknown,
     )
+    if state.orphan_lines and resumption.creates and not request.resend_unknown:
+        lines = ", ".join(str(n) for n in state.orphan_lines[:10])
+        raise UsageError(
+            f"The manifest {request.manifest_path} has lines that name no item ({lines}); one "
+            "may record a task already created, and creating its item again would bill it "
+            "twice.",
+            hint="Fix or delete those lines, or pass --resend-unknown to create such items.",
+        )
     problems = [*plan.problems, *_taken_destinations(resumption.creates, request)]
     if problems:
         raise BatchInvalid(sorted(problems, key=lambda p: p.line))

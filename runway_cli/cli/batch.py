@@ -215,7 +215,7 @@ def _check(request: BatchRequest) -> Checked:
             "are torn or have fields of the wrong type; what could be read of them is used "
             "(an item whose task id cannot be read is never created again without "
             "--resend-unknown)."
-        )
+        )  # lines that name no item at all stop the run first (session.check)
     return checked
 
 
