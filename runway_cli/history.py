@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import time
 from collections.abc import Callable, Mapping
@@ -161,7 +162,8 @@ class History:
         ordered: list[Entry] = []
         bad = 0
         torn = False
-        for line in raw.decode("utf-8", "replace").splitlines():
+        # "\n" only: a prompt may hold U+2028 (written raw), which splitlines() would cut at
+        for line in raw.decode("utf-8", "replace").split("\n"):
             if not line.strip():
                 continue
             try:
@@ -194,7 +196,7 @@ class History:
         return self._rewrite_locked(lambda lines: _prune_lines(lines, cutoff))
 
     def _rewrite_locked(
-        self, change: Callable[[list[str]], tuple[list[str], int, int]]
+        self, change: Callable[[list[bytes]], tuple[list[bytes], int, int]]
     ) -> tuple[int, int]:
         try:
             fd = os.open(self.path, os.O_RDWR)
@@ -206,17 +208,17 @@ class History:
             if fcntl is not None:
                 fcntl.flock(fd, fcntl.LOCK_EX)
             with os.fdopen(os.dup(fd), "rb") as fh:
-                lines = fh.read().decode("utf-8", "replace").splitlines()
+                lines = fh.read().split(b"\n")  # bytes: a line kept is kept as it was
             kept_lines, removed, kept = change(lines)
             self._rewrite(fd, kept_lines)
         finally:
             os.close(fd)
         return removed, kept
 
-    def _rewrite(self, fd: int, lines: list[str]) -> None:
+    def _rewrite(self, fd: int, lines: list[bytes]) -> None:
         """Rewrite the locked file in place: appenders waiting on the same lock then add to
         this file (a rename would leave them writing to the unlinked old one)."""
-        data = "".join(line + "\n" for line in lines).encode("utf-8")
+        data = b"".join(line + b"\n" for line in lines)
         try:
             os.ftruncate(fd, 0)
             os.lseek(fd, 0, os.SEEK_SET)
@@ -233,41 +235,51 @@ def _file_in_the_way(folder: Path) -> Path:
     return folder
 
 
-def _count_tasks(lines: list[str]) -> tuple[int, int]:
+def _count_tasks(lines: list[bytes]) -> tuple[int, int]:
     _, removed, kept = _prune_lines(lines, "9999")  # every task is older than year 9999
     return removed, kept
 
 
-def _prune_lines(lines: list[str], cutoff: str) -> tuple[list[str], int, int]:
-    """The lines to keep: those of tasks created at or after ``cutoff`` (ISO UTC text)."""
+_STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+
+
+def _prune_lines(lines: list[bytes], cutoff: str) -> tuple[list[bytes], int, int]:
+    """The lines to keep: those of tasks created at or after ``cutoff`` (ISO UTC text). A task
+    goes only when every record that starts it is dated before the cutoff; a line it cannot
+    read, or a start record without a readable date, keeps its age unknown: kept."""
+    parsed: list[tuple[bytes, dict[str, Any] | None]] = []
     old_ids: set[str] = set()
-    parsed: list[tuple[str, dict[str, Any] | None]] = []
+    young_ids: set[str] = set()
     for line in lines:
         try:
-            rec = json.loads(line.removeprefix("\ufeff"))
-        except (ValueError, RecursionError):
+            rec = json.loads(line.decode("utf-8").removeprefix("\ufeff"))
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
             rec = None
         if not _well_formed(rec):
-            parsed.append((line, None))  # kept as it is (blank lines go)
+            parsed.append((line, None))
             continue
         parsed.append((line, rec))
-        if rec["event"] in ("created", "ambiguous") and rec["time"] < cutoff and rec.get("id"):
-            old_ids.add(rec["id"])
+        if rec["event"] in ("created", "ambiguous") and rec.get("id"):
+            (old_ids if _is_old(rec, cutoff) else young_ids).add(rec["id"])
+    old_ids -= young_ids
     kept_lines = []
     removed = kept = 0
     for line, rec in parsed:
         if rec is None:
             if line.strip():
-                kept_lines.append(line)
+                kept_lines.append(line)  # as it was, byte for byte (blank lines go)
             continue
         is_start = rec["event"] in ("created", "ambiguous")
-        old = rec.get("id") in old_ids or (is_start and rec["time"] < cutoff)
-        if old:
+        if rec.get("id") in old_ids or (is_start and not rec.get("id") and _is_old(rec, cutoff)):
             removed += is_start
             continue
         kept += is_start
         kept_lines.append(line)
     return kept_lines, removed, kept
+
+
+def _is_old(rec: Mapping[str, Any], cutoff: str) -> bool:
+    return bool(_STAMP.fullmatch(rec["time"])) and rec["time"] < cutoff
 
 
 def _fold(rec: Mapping[str, Any], by_id: dict[str, Entry], ordered: list[Entry]) -> None:

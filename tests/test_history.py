@@ -292,3 +292,28 @@ def test_an_append_under_a_file_says_which_file_is_in_the_way(tmp_path: Path) ->
     (tmp_path / "afile").write_text("x")
     why = History(tmp_path / "afile" / "sub" / "history.jsonl").append("created", id="t1")
     assert why == f"{tmp_path / 'afile'} is a file, not a folder"
+
+
+def test_a_prompt_with_a_line_separator_stays_one_record(store: History) -> None:
+    assert store.append("created", id="t1", prompt="a fox\u2028in snow") is None
+    snapshot = store.read()
+    assert [e.prompt for e in snapshot.entries] == ["a fox\u2028in snow"]
+    assert snapshot.bad_lines == 0
+    assert store.prune(30) == (0, 1) and len(store.path.read_bytes().split(b"\n")) == 2
+
+
+def test_prune_keeps_a_task_any_of_whose_starts_is_recent_or_undated(store: History) -> None:
+    write_records(
+        store,
+        {"event": "created", "id": "a", "time": stamp(40)},
+        {"event": "created", "id": "a", "time": stamp(0)},  # the same id again, today
+        {"event": "created", "id": "b", "time": stamp(40)},
+        {"event": "created", "id": "b", "time": ""},  # a date it cannot read
+        {"event": "created", "id": "c", "time": stamp(40)},
+    )
+    with store.path.open("ab") as fh:
+        fh.write(b"\xff\xfe not utf-8\n")
+    assert store.prune(30, now=NOW) == (1, 4)
+    data = store.path.read_bytes()
+    assert b'"c"' not in data and data.count(b'"a"') == 2 and data.count(b'"b"') == 2
+    assert b"\xff\xfe not utf-8\n" in data  # kept byte for byte
