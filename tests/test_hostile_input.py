@@ -244,3 +244,22 @@ def test_a_folder_given_as_a_file_is_one_line(cli, api_env, sandbox, home, optio
     r = cli("generate", *args, "-m", "gen4_image_turbo", env=api_env)
     assert_refused(r, sandbox, home, "folder")
     assert str(home) in error_line(r.stderr)
+
+
+def test_values_quoted_back_in_messages_never_reach_the_terminal_as_escapes(
+    cli, api_env, sandbox, home
+):
+    line = json.dumps({"prompt": "a fox", "model": "x\x1b]0;T\x07\x9b", "ratio": "1:1"}) + "\n"
+    r = cli("batch", "-", "-o", "out", "--dry-run", env=api_env, input=line)
+    assert r.code == 0 and sandbox.requests == [], r
+    assert "\x1b" not in r.stderr and "\x9b" not in r.stderr and "\x07" not in r.stderr
+    assert "warning: x\\x1b]0;T\\x07\\x9b is not in the model catalog" in r.stderr
+
+    config = home / "config" / "runway-img" / "config.json"
+    config.parent.mkdir(parents=True)
+    config.write_text(json.dumps({"profiles": {"default": {"model": "m\x1b[2J"}}}))
+    listed = cli("config", "list", env=api_env)
+    assert listed.code == 0, listed
+    assert "\x1b" not in listed.stdout and "m\\x1b[2J" in listed.stdout
+    made = cli("generate", "a fox", env=api_env)  # the model is unknown: a message quotes it
+    assert "\x1b" not in made.stderr

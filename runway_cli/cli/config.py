@@ -125,4 +125,4 @@ def list_values(
         return
     render.note(f"Profile {name} ({settings.profile.source}):")
     for key, value in sorted(values.items()):
-        render.data(f"{key} = {value}")
+        render.data(render.visible(f"{key} = {value}"))

@@ -55,6 +55,7 @@ def _styled() -> bool:
 def _talk(text: str, *, label: str = "", style: str = "") -> None:
     """Print a line to stderr, best-effort: progress and notes must never cost a task."""
     global _plain_stopped
+    text = visible_talk(text)
     if _styled():
         from rich.markup import escape
 
@@ -223,6 +224,8 @@ from runway_cli.render.views import (  # noqa: E402
     model_detail,
     models_table,
     task_view,
+    visible,
+    visible_talk,
 )
 
 __all__ = [
@@ -245,6 +248,8 @@ __all__ = [
     "print_json",
     "reset_console",
     "task_view",
+    "visible",
+    "visible_talk",
     "warn",
     "write_bytes",
 ]

@@ -117,6 +117,14 @@ def task_view(task: Task) -> list[str]:
 
 
 _CONTROLS = {c: f"\\x{c:02x}" for c in (*range(32), *range(127, 160))}
+_CONTROLS_BUT_LINES = {c: shown for c, shown in _CONTROLS.items() if chr(c) not in "\n\t"}
+
+
+def visible_talk(text: str) -> str:
+    """``text`` for a line of talk: control characters other than newline and tab shown as
+    ``\\x1b``. Messages quote what users and files gave (a model id, a config value), and
+    those must never reach the terminal as escapes."""
+    return text.translate(_CONTROLS_BUT_LINES)
 
 
 def visible(text: str) -> str:
@@ -135,8 +143,8 @@ def history_lines(rows: list[Entry]) -> list[str]:
         files = f"  {visible(', '.join(row.files))}" if row.files else ""
         noted = f"  ({visible(row.note)})" if row.note and row.id is None else ""
         lines.append(
-            f"{row.id or '?' * 36}  {row.created}  {row.status:<9}  {row.model or '-'}  "
-            f"{prompt}{files}{noted}"
+            visible(f"{row.id or '?' * 36}  {row.created}  {row.status:<9}  {row.model or '-'}  ")
+            + f"{prompt}{files}{noted}"
         )
     return lines
 
