@@ -361,6 +361,8 @@ def test_a_manifest_that_cannot_be_written_stops_creates_and_still_lists_what_wa
         summary = json.loads(result.stdout)
         assert summary["done"] == 1 and summary["tasks"] == 3 and summary["outputDir"] == "out"
         assert summary["error"]["exitCode"] == 8 and "manifest" in summary["error"]["message"]
+        assert summary["exitCode"] == 8  # the summary agrees with the process
+        assert summary["credits"] == 5  # the one task's cost, though its record never landed
         assert [item["files"] for item in summary["items"] if item["files"]] == [
             [str(Path("out") / saved.name)]
         ]

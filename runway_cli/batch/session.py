@@ -229,7 +229,13 @@ def execute(
         if sheet.problem:
             reporter.warning(sheet.problem)
         states = manifest.snapshot()
-        spent = manifest.state.spent
+        # Costs the manifest could not take down (a full disk) were spent all the same.
+        unrecorded = [
+            r.cost
+            for r in result.ended.values()
+            if r.cost and r.task_id is not None and r.task_id not in manifest.state.costs
+        ]
+        spent = manifest.state.spent + sum(unrecorded)
     return BatchSummary(
         output_dir=request.output_dir,
         manifest=request.manifest_path,

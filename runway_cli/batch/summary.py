@@ -17,7 +17,7 @@ from runway_cli.batch.events import ItemResult, ItemStatus, StopReason
 from runway_cli.batch.items import BatchItem
 from runway_cli.batch.manifest import ItemState
 from runway_cli.errors import RunwayImgError
-from runway_cli.exit_codes import ExitStatus
+from runway_cli.exit_codes import ExitStatus, exit_status_for
 
 _EARLY = (StopReason.BUDGET, StopReason.DAILY_LIMIT, StopReason.CREDITS)
 _STOP_KINDS = {
@@ -77,6 +77,8 @@ class BatchSummary:
 
     @property
     def exit_status(self) -> ExitStatus:
+        if self.fatal is not None:  # what the process exits with: the summary must agree
+            return exit_status_for(self.fatal)
         if self.interrupted:
             return ExitStatus.INTERRUPTED
         if self.trouble or self.stopped_by is StopReason.SERVICE or self.count(ItemStatus.UNKNOWN):
