@@ -28,6 +28,7 @@ except ImportError:  # Windows: no flock; a single O_APPEND write per line is st
 
 from runway_cli.errors import UsageError
 from runway_cli.jsonl import append_record, write_all
+from runway_cli.output_paths import file_in_the_way
 
 
 def _now() -> str:
@@ -137,7 +138,7 @@ class History:
             finally:
                 os.close(fd)  # closing releases the lock
         except (FileExistsError, NotADirectoryError):  # a file where a folder should be
-            return f"{_file_in_the_way(self.path.parent)} is a file, not a folder"
+            return f"{file_in_the_way(self.path.parent)} is a file, not a folder"
         except OSError as exc:
             return exc.strerror or str(exc)
         return None
@@ -225,14 +226,6 @@ class History:
             write_all(fd, data)
         except OSError as exc:
             raise UsageError(f"Cannot rewrite {self.path}: {exc.strerror or exc}.") from None
-
-
-def _file_in_the_way(folder: Path) -> Path:
-    """The nearest part of ``folder`` that exists and is not a folder (else ``folder``)."""
-    for part in (folder, *folder.parents):
-        if part.exists():
-            return folder if part.is_dir() else part
-    return folder
 
 
 def _count_tasks(lines: list[bytes]) -> tuple[int, int]:

@@ -89,6 +89,15 @@ def template_makes_folders(output: str | None) -> bool:
     return "{" in folder and bool(template_fields(folder))
 
 
+def file_in_the_way(folder: Path) -> Path:
+    """The nearest part of ``folder`` that exists and is not a folder (else ``folder``): what
+    to name when making the folder fails with "File exists" or "Not a directory"."""
+    for part in (folder, *folder.parents):
+        if part.exists():
+            return folder if part.is_dir() else part
+    return folder
+
+
 def is_dir(path: Path) -> bool:
     try:
         return path.is_dir()

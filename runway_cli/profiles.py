@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from runway_cli.errors import UsageError
+from runway_cli.output_paths import file_in_the_way
 
 DEFAULT_PROFILE = "default"
 SETTINGS = {
@@ -79,10 +80,10 @@ class ConfigFile:
                 fh.write("\n")
             os.replace(tmp, self.path)
         except OSError as exc:
-            folder = self.path.parent
-            if folder.exists() and not folder.is_dir():
+            in_the_way = file_in_the_way(self.path.parent)
+            if in_the_way.exists() and not in_the_way.is_dir():
                 raise UsageError(
-                    f"Cannot write {self.path}: {folder} is a file, not a folder.",
+                    f"Cannot write {self.path}: {in_the_way} is a file, not a folder.",
                     hint=f"Move that file away. {_ELSEWHERE}",
                 ) from None
             raise UsageError(

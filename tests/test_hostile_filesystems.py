@@ -145,6 +145,14 @@ def test_a_file_where_the_config_folder_should_be(cli, env, api_env, home):
     assert (home / "config" / "runway-img").read_text() == "a file, not a folder\n"
 
 
+def test_a_file_further_up_the_config_folder_is_named(cli, env, home):
+    (home / "afile").write_text("x")
+    deep = {**env, "RUNWAY_IMG_CONFIG_DIR": str(home / "afile" / "sub")}
+    r = cli("config", "set", "model", "gen4_image", env=deep)
+    assert r.code == 2, r
+    assert f"{home / 'afile'} is a file, not a folder" in error_line(r.stderr)
+
+
 def test_a_folder_where_config_json_should_be(cli, api_env, home, sandbox):
     (home / "config" / "runway-img" / "config.json").mkdir(parents=True)
     r = cli("generate", "a fox", env=api_env)
