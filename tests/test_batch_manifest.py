@@ -122,22 +122,21 @@ def test_a_huge_line_is_skipped_without_being_held(tmp_path: Path) -> None:
     assert set(state.items) == {"a"} and state.bad_lines == 1
 
 
-def test_lines_that_name_no_item_are_listed_but_a_torn_last_line_is_not(tmp_path: Path) -> None:
+def test_lines_that_name_no_item_are_listed_but_torn_records_are_not(tmp_path: Path) -> None:
     path = tmp_path / "m.jsonl"
-    sent_a = json.dumps(sent("a").to_json())
-    path.write_text(
-        "\ufeff"
-        + sent_a
-        + "\n"  # an editor's BOM: still item a's record
-        + "junk\n"
-        + '{"event": "sent", "key": 7}\n'
-        + json.dumps(sent("b", 2).to_json())
-        + "\n"
-        + '{"event": "created", "key": "b", "li'  # torn by a crash: no newline
-    )
+    lines = [
+        "\ufeff" + json.dumps(sent("a").to_json()),  # an editor's BOM: still item a's record
+        "junk",
+        '{"event": "sent", "key": 7}',
+        json.dumps(sent("b", 2).to_json()),
+        '{"event": "created", "key": "b", "li',  # torn by a crash, then appended after
+        '{"event": "created", "key": "b", "line": 2, "id": "x',  # torn inside a string
+        '{"event": "finished", "key": "b", "line": 2, "status":',  # torn last line
+    ]
+    path.write_text("\n".join(lines))
     state = read_state(path)
     assert set(state.items) == {"a", "b"} and state.items["a"].phase is Phase.SENT
-    assert state.orphan_lines == [2, 3] and state.bad_lines == 3
+    assert state.orphan_lines == [2, 3] and state.bad_lines == 5
 
 
 def test_one_batch_at_a_time_per_manifest(tmp_path: Path) -> None:

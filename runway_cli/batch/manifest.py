@@ -191,9 +191,8 @@ class ManifestState:
     costs: dict[str, float] = field(default_factory=dict)
     per_image: dict[str, float] = field(default_factory=dict)
     bad_lines: int = 0
-    # Lines that name no item (not a torn last line, which a crash mid-append leaves and
-    # which cannot be a create's only record: its "sent" line is written whole before the
-    # create). One may be an item's record; a rerun must not create items behind it.
+    # Whole lines that name no item (edited by hand, say; not the records a crash cuts
+    # short). One may be an item's record: a rerun must not create items behind it.
     orphan_lines: list[int] = field(default_factory=list)
 
     @property
@@ -280,17 +279,13 @@ def read_state(path: Path) -> ManifestState:
         return state
     except OSError as exc:
         raise UsageError(f"Cannot read the manifest {path}: {exc.strerror or exc}.") from None
-    orphans: list[tuple[int, bool]] = []  # (line number, ended with a newline)
     with fh:
         try:
             for number, raw in enumerate(_lines(fh), start=1):
                 if not _read_line(state, raw):
-                    orphans.append((number, raw is None or raw.endswith(b"\n")))
+                    state.orphan_lines.append(number)
         except OSError as exc:
             raise UsageError(f"Cannot read the manifest {path}: {exc.strerror or exc}.") from None
-    if orphans and not orphans[-1][1]:
-        orphans.pop()  # the torn last line of a crash
-    state.orphan_lines = [number for number, _ in orphans]
     return state
 
 
@@ -306,19 +301,28 @@ def _lines(fh: Any) -> Any:
 
 
 def _read_line(state: ManifestState, raw: bytes | None) -> bool:
-    """Fold one line in; False when it names no item."""
+    """Fold one line in; False when it names no item and is not a torn record.
+
+    A record cut short by a crash (its JSON ends early) is harmless: a ``sent`` record is
+    written whole before its create goes out, so a torn one was never followed by a create,
+    and any later record of an item has that item's whole ``sent`` line before it.
+    """
     if raw is not None and not raw.strip():
         return True
-    text = raw.decode("utf-8", "replace").removeprefix("\ufeff") if raw else None
+    text = raw.decode("utf-8", "replace").removeprefix("\ufeff").rstrip() if raw else None
+    torn = False
     try:
         rec = Record.from_json(json.loads(text)) if text else None
+    except json.JSONDecodeError as exc:
+        ends_early = exc.pos >= len(text or "") or exc.msg.startswith("Unterminated string")
+        rec, torn = None, bool(text) and ends_early
     except (ValueError, RecursionError):
         rec = None
     if rec is None or rec.damaged:
         state.bad_lines += 1  # a torn or foreign line must not hide the others
     if rec is not None:
         state.fold(rec)
-    return rec is not None
+    return rec is not None or torn
 
 
 class Manifest:
