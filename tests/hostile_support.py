@@ -226,6 +226,28 @@ def screen(raw: bytes) -> list[str]:
     return ["".join(line).rstrip() for line in term.lines]
 
 
+def run_with_stderr_on_pty(
+    args: list[str], env: dict[str, str], cwd: Path, timeout: float = 60
+) -> tuple[int, bytes, bytes]:
+    """``python -m runway_cli ARGS`` with stderr on a fresh pseudo-terminal (stdout a pipe,
+    stdin /dev/null): (exit code, what the terminal showed, stdout)."""
+    master, slave = os.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runway_cli", *args],
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+    )
+    os.close(slave)
+    try:
+        shown, out = read_pty_until_exit(master, proc, timeout)
+    finally:
+        os.close(master)
+    return proc.returncode, shown, out
+
+
 def read_pty_until_exit(
     master: int, proc: subprocess.Popen[bytes], timeout: float
 ) -> tuple[bytes, bytes]:

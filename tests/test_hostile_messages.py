@@ -7,7 +7,6 @@ fetched from the sandbox, ``-v`` lines above a live spinner, and hints that can 
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -31,7 +30,7 @@ from tests.helpers import (
     task_id_from,
     wait_until,
 )
-from tests.hostile_support import FileHost, quick_sandbox, read_pty_until_exit, screen
+from tests.hostile_support import FileHost, quick_sandbox, run_with_stderr_on_pty, screen
 
 sandbox = quick_sandbox  # tasks that end at once: these tests are about what surrounds them
 
@@ -262,23 +261,12 @@ def test_download_last_of_a_sandbox_task_fetches_it_from_the_sandbox(cli, api_en
 
 
 def test_verbose_lines_print_above_the_spinner_and_stay(api_env, sandbox, workdir):
-    master, slave = os.openpty()
     env = {**api_env, "TERM": "xterm-256color", "COLUMNS": "200"}
     env.pop("NO_COLOR", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "runway_cli", "generate", "a fox", "-v", "-o", "fox.png"],
-        env=env,
-        cwd=workdir,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=slave,
+    code, raw, out = run_with_stderr_on_pty(
+        ["generate", "a fox", "-v", "-o", "fox.png"], env, workdir
     )
-    os.close(slave)
-    try:
-        raw, out = read_pty_until_exit(master, proc, timeout=60)
-    finally:
-        os.close(master)
-    assert proc.returncode == 0, raw
+    assert code == 0, raw
     assert out == b"fox.png\n"
     assert re.search(rb"Generating \xc2\xb7 task", raw), raw  # the spinner was live
     shown = screen(raw)

@@ -8,7 +8,6 @@ one with stderr on a pipe, because how the process's streams are wired is the po
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from runway_cli.render import console_reporter
 from runway_cli.sandbox import SandboxServer, Timeline
 from tests.conftest import KEY, Result, check_clean
 from tests.helpers import SOME_TASK_ID, UUID, error_line, files_in, task_id_from
-from tests.hostile_support import read_pty_until_exit
+from tests.hostile_support import run_with_stderr_on_pty
 from tests.terminal_support import run_on_terminal
 
 SMALL = ("-m", "gemini_image3.1_flash", "-r", "512:512")  # the cheapest image to make
@@ -141,26 +140,15 @@ def slow_sandbox() -> Iterator[SandboxServer]:
 def test_a_real_terminal_animates_in_colour_while_stdout_carries_only_the_image(
     env, slow_sandbox, workdir
 ):
-    master, slave = os.openpty()
     tty_env = {**env, "TERM": "xterm-256color", "COLUMNS": "160"}
     tty_env.pop("NO_COLOR")
     tty_env.update(RUNWAYML_BASE_URL=slow_sandbox.base_url, RUNWAYML_API_SECRET=KEY)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "runway_cli", "generate", "a fox", *SMALL, "-o", "-"],
-        env=tty_env,
-        cwd=workdir,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=slave,
+    code, raw, out = run_with_stderr_on_pty(
+        ["generate", "a fox", *SMALL, "-o", "-"], tty_env, workdir
     )
-    os.close(slave)
-    try:
-        raw, out = read_pty_until_exit(master, proc, timeout=60)
-    finally:
-        os.close(master)
     screen = raw.decode("utf-8", "replace")
-    check_clean(Result(proc.returncode, "", screen, ()))
-    assert proc.returncode == 0, screen
+    check_clean(Result(code, "", screen, ()))
+    assert code == 0, screen
     task_id = task_id_from(screen)
     assert out == slow_sandbox.image_bytes(task_id, 0)  # no talk, no control codes on stdout
     assert "\r" in screen and "\x1b[2K" in screen  # frames redrawn in place

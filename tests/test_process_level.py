@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import termios
-import threading
 from pathlib import Path
 
 import pytest
@@ -35,6 +34,7 @@ from tests.helpers import (
     wait_until,
     write_big_png,
 )
+from tests.hostile_support import run_with_stderr_on_pty
 
 # -- signals -----------------------------------------------------------------------------------
 
@@ -94,36 +94,10 @@ def test_interrupt_during_create_records_an_unknown_entry(cli, api_env, sandbox,
 
 def _run_on_tty(args: list[str], api_env: dict[str, str], workdir: Path) -> tuple[int, str, str]:
     """Run the CLI with stderr on a pseudo-terminal; return (code, stdout, terminal text)."""
-    master, slave = os.openpty()
     env = {**api_env, "TERM": "xterm-256color", "COLUMNS": "160"}
     env.pop("NO_COLOR", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "runway_cli", *args],
-        env=env,
-        cwd=workdir,
-        stdout=subprocess.PIPE,
-        stderr=slave,
-        stdin=subprocess.DEVNULL,
-    )
-    os.close(slave)
-    chunks: list[bytes] = []
-
-    def pump() -> None:
-        while True:
-            try:
-                data = os.read(master, 4096)
-            except OSError:
-                return
-            if not data:
-                return
-            chunks.append(data)
-
-    reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
-    out, _ = proc.communicate(timeout=60)
-    reader.join(timeout=5)
-    os.close(master)
-    return proc.returncode, out.decode(), b"".join(chunks).decode("utf-8", "replace")
+    code, screen, out = run_with_stderr_on_pty(args, env, workdir)
+    return code, out.decode(), screen.decode("utf-8", "replace")
 
 
 def test_terminal_shows_upload_bar_and_spinner_but_stdout_stays_data(api_env, workdir):
