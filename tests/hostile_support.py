@@ -7,19 +7,21 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import resource
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from runway_cli.sandbox import SandboxServer, Timeline
+from runway_cli.sandbox import FaultRule, SandboxServer, Timeline
 from tests.conftest import KEY, Result, check_clean
 
 # The CLI as a shell word list, for `bash -c` scripts that close or redirect its streams.
@@ -284,3 +286,28 @@ __all__ = [
     "screen",
     "shell",
 ]
+
+
+def files_no_bigger_than(limit: int) -> Callable[[], None]:
+    """A ``preexec_fn``: the child may write files of ``limit`` bytes at most (``ulimit -f``),
+    each longer write cut short with EFBIG, not a kill: a disk that fills up."""
+
+    def limit_files() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return limit_files
+
+
+def serve_succeeded_task(sandbox: SandboxServer, task_id: str, url: str) -> None:
+    """Every read of the task says it succeeded with one output at ``url``."""
+    task = {"id": task_id, "status": "SUCCEEDED", "createdAt": "2025-01-01T00:00:00Z"}
+    sandbox.faults.add(
+        FaultRule(
+            action="body",
+            method="GET",
+            path=f"/v1/tasks/{task_id}",
+            times=None,
+            body={**task, "output": [url]},
+        )
+    )

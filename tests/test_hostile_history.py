@@ -5,8 +5,6 @@ never saves another task's image under the new name."""
 from __future__ import annotations
 
 import json
-import resource
-import signal
 import subprocess
 import sys
 
@@ -22,7 +20,7 @@ from tests.helpers import (
     history,
     task_id_from,
 )
-from tests.hostile_support import quick_sandbox
+from tests.hostile_support import files_no_bigger_than, quick_sandbox
 
 sandbox = quick_sandbox  # tasks that end at once: these tests are about what surrounds them
 
@@ -70,14 +68,6 @@ def test_a_torn_last_line_never_swallows_the_next_task(
     assert (workdir / "last.png").read_bytes() == sandbox.image_bytes(second_id, 0)
 
 
-def _no_bigger_than(limit: int):
-    def limit_files() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a short write and EFBIG, not a kill
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
-    return limit_files
-
-
 def test_a_full_disk_during_the_append_loses_no_id_and_misleads_no_download(
     cli, api_env, sandbox, home, workdir
 ):
@@ -96,7 +86,7 @@ def test_a_full_disk_during_the_append_loses_no_id_and_misleads_no_download(
         capture_output=True,
         text=True,
         timeout=60,
-        preexec_fn=_no_bigger_than(padding + 24),
+        preexec_fn=files_no_bigger_than(padding + 24),
         check=False,
     )
     assert proc.returncode == 0, proc.stderr

@@ -30,7 +30,13 @@ from tests.helpers import (
     task_id_from,
     wait_until,
 )
-from tests.hostile_support import FileHost, quick_sandbox, run_with_stderr_on_pty, screen
+from tests.hostile_support import (
+    FileHost,
+    quick_sandbox,
+    run_with_stderr_on_pty,
+    screen,
+    serve_succeeded_task,
+)
 
 sandbox = quick_sandbox  # tasks that end at once: these tests are about what surrounds them
 
@@ -180,16 +186,7 @@ def test_ctrl_c_during_a_rate_limit_wait_says_no_task_was_created(cli, api_env, 
 )
 def test_an_output_url_that_is_not_https_is_the_servers_fault(cli, api_env, sandbox, workdir, url):
     task_id = cli("generate", "a fox", "--no-wait", env=api_env).stdout.strip()
-    body = {"id": task_id, "status": "SUCCEEDED", "createdAt": "2025-01-01T00:00:00Z"}
-    sandbox.faults.add(
-        FaultRule(
-            action="body",
-            method="GET",
-            path=f"/v1/tasks/{task_id}",
-            times=None,
-            body={**body, "output": [url]},
-        )
-    )
+    serve_succeeded_task(sandbox, task_id, url)
     r = cli("download", task_id, "-o", "fox.png", env=api_env)
     assert r.code == 7, r
     line = error_line(r.stderr)

@@ -6,8 +6,6 @@ name (only its bytes can tell: PNG IEND, JPEG EOI, WebP RIFF length, SVG closing
 from __future__ import annotations
 
 import os
-import resource
-import signal
 import struct
 import subprocess
 import sys
@@ -25,7 +23,12 @@ from tests.helpers import (
     history,
     task_id_from,
 )
-from tests.hostile_support import FileHost, quick_sandbox
+from tests.hostile_support import (
+    FileHost,
+    files_no_bigger_than,
+    quick_sandbox,
+    serve_succeeded_task,
+)
 
 sandbox = quick_sandbox  # tasks that end at once: these tests are about what surrounds them
 
@@ -89,20 +92,6 @@ IMAGES = {
 }
 
 
-def _serve_task_from(sandbox, task_id: str, url: str) -> None:
-    """Every read of the task says it succeeded with one output at ``url``."""
-    task = {"id": task_id, "status": "SUCCEEDED", "createdAt": "2025-01-01T00:00:00Z"}
-    sandbox.faults.add(
-        FaultRule(
-            action="body",
-            method="GET",
-            path=f"/v1/tasks/{task_id}",
-            times=None,
-            body={**task, "output": [url]},
-        )
-    )
-
-
 @pytest.mark.parametrize("kind", list(IMAGES))
 def test_an_image_cut_short_without_content_length_is_never_saved(
     cli, api_env, sandbox, workdir, kind
@@ -111,7 +100,7 @@ def test_an_image_cut_short_without_content_length_is_never_saved(
     ctype, make = IMAGES[kind]
     whole = make()
     with FileHost({f"/out.{kind}": (200, ctype, whole[: len(whole) * 2 // 3])}) as host:
-        _serve_task_from(sandbox, task_id, f"{host.url}/out.{kind}")
+        serve_succeeded_task(sandbox, task_id, f"{host.url}/out.{kind}")
         r = cli("download", task_id, env=api_env)  # saved as <id>.<ext>, if at all
         assert len(host.hits) >= 2  # tried again before giving up
     assert r.code == 8, r
@@ -126,7 +115,7 @@ def test_a_whole_image_without_content_length_is_saved(cli, api_env, sandbox, wo
     task_id = cli("generate", "a fox", "--no-wait", env=api_env).stdout.strip()
     whole = make_png("whole", 64, 64)
     with FileHost({"/out.png": (200, "image/png", whole)}) as host:
-        _serve_task_from(sandbox, task_id, f"{host.url}/out.png")
+        serve_succeeded_task(sandbox, task_id, f"{host.url}/out.png")
         r = cli("download", task_id, "-o", "fox.png", env=api_env)
     assert r.code == 0, r
     assert (workdir / "fox.png").read_bytes() == whole
@@ -134,14 +123,6 @@ def test_a_whole_image_without_content_length_is_saved(cli, api_env, sandbox, wo
 
 
 # -- a disk that fills up while the image is written ----------------------------------------------
-
-
-def _files_up_to(limit: int):
-    def limit_files() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a short write and EFBIG, not a kill
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
-    return limit_files
 
 
 def test_a_disk_that_fills_up_while_saving_leaves_no_file_and_keeps_the_id(
@@ -155,7 +136,7 @@ def test_a_disk_that_fills_up_while_saving_leaves_no_file_and_keeps_the_id(
         capture_output=True,
         text=True,
         timeout=60,
-        preexec_fn=_files_up_to(100_000),
+        preexec_fn=files_no_bigger_than(100_000),
         check=False,
     )
     assert proc.returncode == 8, proc.stderr
